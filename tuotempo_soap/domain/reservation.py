@@ -1,0 +1,256 @@
+"""The reservation record of the guide (A.1.1 export, A.2.1 TT_RESERVATIONS view).
+
+``FIELDS`` is the single list of wire names, lengths and NOT NULL rules; the
+store, the SOAP types and the validation below are all derived from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from .formats import FormatError, format_time, parse_date, parse_time
+from .phones import normalise_phone
+
+
+class Status(str, Enum):
+    """STATUS values of the guide, spelled exactly as HIS vendors expect them."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    CANCELLED_BY_USER = "CANCELLED by USER"
+    CANCELLED_BY_ADMIN = "CANCELLED by ADMIN"
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        """Tolerate case, underscores and extra blanks: ``cancelled_by_user`` is fine."""
+        key = " ".join(text.replace("_", " ").split()).upper()
+        for status in cls:
+            if status.value.upper() == key:
+                return status
+        allowed = ", ".join(s.value for s in cls)
+        raise FormatError(f"'{text.strip()}' is not a status; expected one of: {allowed}")
+
+
+class PatientAnswer(str, Enum):
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+class AnswerChannel(str, Enum):
+    """Where a patient's answer came from. ``HIS`` means the clinic told us."""
+
+    HIS = "HIS"
+    SMS = "SMS"
+    EMAIL = "EMAIL"
+    VOICE = "VOICE"
+    WEB = "WEB"
+
+
+class ChangedBy(str, Enum):
+    """Who last changed a reservation's STATUS."""
+
+    HIS = "HIS"
+    PATIENT = "PATIENT"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    max_length: int
+    required: bool = False
+    kind: str = "text"  # text | date | time | phone | mobile | email | ...
+    personal: bool = False  # stored only when the instance allows patient identity
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("APP_LID", 50, required=True),
+    FieldSpec("APP_TID", 50),
+    FieldSpec("APP_DATE", 10, required=True, kind="date"),
+    FieldSpec("APP_START_TIME", 8, kind="time"),
+    FieldSpec("APP_END_TIME", 8, kind="time"),
+    FieldSpec("USER_LID", 50),
+    FieldSpec("USER_TID", 50),
+    FieldSpec("USER_FIRST_NAME", 50, personal=True),
+    FieldSpec("USER_SECOND_NAME", 50, personal=True),
+    FieldSpec("USER_THIRD_NAME", 50, personal=True),
+    FieldSpec("USER_ID_NUMBER", 50, personal=True),
+    FieldSpec("USER_LANDLINE_PHONE", 50, kind="phone"),
+    FieldSpec("USER_MOBILE_PHONE", 50, kind="mobile"),
+    FieldSpec("USER_WORK_PHONE", 50, kind="phone"),
+    FieldSpec("USER_EMAIL", 50, kind="email"),
+    FieldSpec("PRIVACY", 1, kind="privacy"),
+    FieldSpec("COMMUNICATION_PREFERENCES", 3, kind="preferences"),
+    FieldSpec("USER_DATE_OF_BIRTH", 10, kind="date"),
+    FieldSpec("USER_GENDER", 10, kind="gender"),
+    FieldSpec("USER_ZIP_CODE", 10),
+    FieldSpec("USER_LANGUAGE", 10, kind="language"),
+    FieldSpec("NOTES", 500),
+    FieldSpec("RESOURCE_LID", 50, required=True),
+    FieldSpec("RESOURCE_NAME", 50),
+    FieldSpec("RESOURCE_MOBILE_PHONE", 50, kind="mobile"),
+    FieldSpec("RESOURCE_EMAIL", 50, kind="email"),
+    FieldSpec("ACTIVITY_LID", 50),
+    FieldSpec("INSURANCE_LID", 50),
+    FieldSpec("LOCATION_LID", 50),
+    FieldSpec("LOCATION_NAME", 50),
+    FieldSpec("STATUS", 50, kind="status"),
+    FieldSpec("APP_OWNER_LID", 50),
+    FieldSpec("APP_OWNER_TID", 50),
+    FieldSpec("APP_OWNER_NAME", 50),
+)
+
+FIELD_NAMES: tuple[str, ...] = tuple(spec.name for spec in FIELDS)
+PERSONAL_FIELDS: frozenset[str] = frozenset(s.name for s in FIELDS if s.personal)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+_GENDERS = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
+_PRIVACY = {"1": "1", "0": "0", "Y": "1", "N": "0", "S": "1", "TRUE": "1", "FALSE": "0"}
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """Why one item of a batch was refused: a stable code and the field at fault."""
+
+    code: str
+    field: str | None
+    message: str
+
+
+@dataclass
+class CleanReservation:
+    """A validated reservation: typed values keyed by guide name, plus warnings."""
+
+    app_lid: str
+    values: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+class ReservationRejected(Exception):
+    def __init__(self, error: ItemError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _blank_to_none(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def clean_reservation(
+    raw: Mapping[str, object],
+    *,
+    default_region: str,
+    store_identity: bool,
+) -> CleanReservation:
+    """Validate one incoming reservation; raise ``ReservationRejected`` on the first error.
+
+    Missing NOT NULL fields, values longer than the guide allows, impossible
+    dates or times and unknown codes are errors. Unusable phone numbers and
+    e-mail addresses are warnings: the value is kept and the item is stored.
+    """
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for spec in FIELDS:
+        text = _blank_to_none(raw.get(spec.name))
+        if text is None:
+            if spec.required:
+                raise ReservationRejected(
+                    ItemError("MISSING_FIELD", spec.name, f"{spec.name} is required")
+                )
+            values[spec.name] = None
+            continue
+        if len(text) > spec.max_length:
+            raise ReservationRejected(
+                ItemError(
+                    "FIELD_TOO_LONG",
+                    spec.name,
+                    f"{spec.name} is {len(text)} characters long; at most "
+                    f"{spec.max_length} are allowed",
+                )
+            )
+        if spec.personal and not store_identity:
+            # The guide asks HIS vendors to leave these empty; the instance
+            # decides whether we keep them at all (default: we do not).
+            values[spec.name] = None
+            continue
+        try:
+            values[spec.name] = _convert(spec, text, default_region, warnings)
+        except FormatError as exc:
+            code = {"date": "INVALID_DATE", "time": "INVALID_TIME"}.get(spec.kind, "INVALID_VALUE")
+            raise ReservationRejected(ItemError(code, spec.name, f"{spec.name}: {exc}")) from None
+    start, end = values["APP_START_TIME"], values["APP_END_TIME"]
+    if start and end and end < start:
+        raise ReservationRejected(
+            ItemError(
+                "INVALID_TIME",
+                "APP_END_TIME",
+                f"APP_END_TIME {end} is before APP_START_TIME {start}",
+            )
+        )
+    return CleanReservation(app_lid=values["APP_LID"], values=values, warnings=warnings)
+
+
+def _convert(spec: FieldSpec, text: str, region: str, warnings: list[str]) -> Any:
+    kind = spec.kind
+    if kind == "date":
+        return parse_date(text)
+    if kind == "time":
+        return format_time(parse_time(text))
+    if kind in ("phone", "mobile"):
+        check = normalise_phone(text, region, expect_mobile=kind == "mobile")
+        if check.problem:
+            warnings.append(f"{spec.name} {check.problem}; stored as given")
+        return check.value
+    if kind == "email":
+        if not _EMAIL.match(text):
+            warnings.append(f"{spec.name} is not a valid e-mail address; stored as given")
+            return text
+        local, _, domain = text.rpartition("@")
+        return f"{local}@{domain.lower()}"
+    if kind == "status":
+        return Status.parse(text).value
+    if kind == "gender":
+        gender = _GENDERS.get(text.upper())
+        if gender is None:
+            raise FormatError(f"'{text}' is not a gender; expected M or F")
+        return gender
+    if kind == "privacy":
+        privacy = _PRIVACY.get(text.upper())
+        if privacy is None:
+            raise FormatError(f"'{text}' is not a privacy flag; expected 1 (accepted) or 0")
+        return privacy
+    if kind == "preferences":
+        if len(text) != 3 or set(text) - {"0", "1"}:
+            raise FormatError(
+                f"'{text}' is not three 0/1 flags for SMS, e-mail and landline (e.g. 101)"
+            )
+        return text
+    if kind == "language":
+        if not _LANGUAGE.match(text):
+            raise FormatError(f"'{text}' is not a language code such as es, it or en-GB")
+        return text.replace("_", "-").lower() if len(text) <= 3 else _tag(text)
+    return text
+
+
+def _tag(text: str) -> str:
+    language, _, region = text.replace("_", "-").partition("-")
+    return f"{language.lower()}-{region.upper()}"
+
+
+def answer_from_status(status: str | None) -> PatientAnswer | None:
+    """The patient answer implied when the HIS itself reports one (A.1.2 flow)."""
+    if status == Status.CANCELLED_BY_USER.value:
+        return PatientAnswer.CANCELLED
+    return None
+
+
+def as_date(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value

@@ -1,0 +1,67 @@
+"""Every error the project raises on purpose, with a stable code.
+
+Entry points map these to their own shapes in one place each (SOAP faults in
+``soap/faults.py``, exit codes in ``cli.py``). The ``code`` is part of the public
+contract: HIS vendors branch on it, so never rename one.
+"""
+
+from __future__ import annotations
+
+
+class TuotempoError(Exception):
+    """Base class: ``code`` is the stable fault code, ``field`` names the culprit."""
+
+    code = "Server.InternalError"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class AuthenticationError(TuotempoError):
+    """Unknown instance, unknown user or wrong password (deliberately indistinct)."""
+
+    code = "Client.AuthenticationFailed"
+
+
+class RequestValidationError(TuotempoError):
+    """The request as a whole is unusable (a bad filter, a wrong type, a missing block)."""
+
+    code = "Client.ValidationError"
+
+
+class BatchTooLargeError(TuotempoError):
+    """More items than the configured maximum for one call."""
+
+    code = "Client.BatchTooLarge"
+
+
+class RequestTooLargeError(TuotempoError):
+    """The HTTP body is larger than the configured maximum."""
+
+    code = "Client.RequestTooLarge"
+
+
+class MalformedRequestError(TuotempoError):
+    """The body is not well-formed XML, or carries a DTD we refuse to read."""
+
+    code = "Client.MalformedXML"
+
+
+class NotFoundError(TuotempoError):
+    """A named thing (instance, user) does not exist; used by the CLI."""
+
+    code = "Client.NotFound"
+
+
+class ConflictError(TuotempoError):
+    """A named thing already exists; used by the CLI."""
+
+    code = "Client.Conflict"
+
+
+class StoreUnavailableError(TuotempoError):
+    """The database cannot be reached or refused the work; the caller may retry."""
+
+    code = "Server.DatabaseUnavailable"

@@ -1,0 +1,184 @@
+"""Instances (``tt_*`` accounts), their API users, and request authentication."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.phones import is_valid_region
+from ..errors import AuthenticationError, ConflictError, NotFoundError, RequestValidationError
+from ..store.engine import Store
+from ..store.repositories import ApiUserRepository, InstanceRepository
+from .passwords import hash_password, verify_password
+
+INSTANCE_NAME = re.compile(r"^tt_[A-Za-z0-9_]{1,60}$")
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class Instance:
+    """What a request needs to know about the instance it acts for."""
+
+    id: int
+    name: str
+    timezone: str
+    country: str
+    language: str
+    store_patient_identity: bool
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def utcnow() -> datetime:
+    """Naive UTC: the store keeps every timestamp in UTC without an offset."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _instance(row: object) -> Instance:
+    r = row  # RowMapping
+    return Instance(
+        id=r["id"],  # type: ignore[index]
+        name=r["name"],  # type: ignore[index]
+        timezone=r["timezone"],  # type: ignore[index]
+        country=r["country"],  # type: ignore[index]
+        language=r["language"],  # type: ignore[index]
+        store_patient_identity=bool(r["store_patient_identity"]),  # type: ignore[index]
+    )
+
+
+def create_instance(
+    store: Store,
+    name: str,
+    *,
+    timezone: str = "Europe/Madrid",
+    country: str = "ES",
+    language: str = "es",
+    store_patient_identity: bool = False,
+) -> Instance:
+    if not INSTANCE_NAME.match(name):
+        raise RequestValidationError(
+            f"instance name {name!r} must start with tt_ and use letters, digits and _",
+            field="name",
+        )
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RequestValidationError(
+            f"{timezone!r} is not an IANA time zone such as Europe/Madrid", field="timezone"
+        ) from None
+    if not is_valid_region(country):
+        raise RequestValidationError(
+            f"{country!r} is not a two-letter country code such as ES", field="country"
+        )
+    if not LANGUAGE.match(language):
+        raise RequestValidationError(
+            f"{language!r} is not a language code such as es", field="language"
+        )
+    with store.unit_of_work(write=True) as connection:
+        repo = InstanceRepository(connection)
+        if repo.by_name(name) is not None:
+            raise ConflictError(f"instance {name} already exists", field="name")
+        repo.add(
+            {
+                "name": name,
+                "timezone": timezone,
+                "country": country.upper(),
+                "language": language,
+                "store_patient_identity": store_patient_identity,
+                "created_at": utcnow(),
+            }
+        )
+        row = repo.by_name(name)
+    return _instance(row)
+
+
+def list_instances(store: Store) -> list[Instance]:
+    with store.unit_of_work() as connection:
+        return [_instance(row) for row in InstanceRepository(connection).list()]
+
+
+def get_instance(store: Store, name: str) -> Instance:
+    with store.unit_of_work() as connection:
+        row = InstanceRepository(connection).by_name(name)
+    if row is None:
+        raise NotFoundError(f"no instance named {name}", field="instance")
+    return _instance(row)
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RequestValidationError(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+
+
+def add_user(store: Store, instance_name: str, username: str, password: str) -> None:
+    if not USERNAME.match(username):
+        raise RequestValidationError(
+            f"user name {username!r} may use letters, digits and . _ @ - (at most 64)",
+            field="username",
+        )
+    _check_password(password)
+    password_hash = hash_password(password)
+    instance = get_instance(store, instance_name)
+    try:
+        with store.unit_of_work(write=True) as connection:
+            users = ApiUserRepository(connection)
+            if users.get(instance.id, username) is not None:
+                raise ConflictError(f"user {username} already exists in {instance_name}")
+            users.add(instance.id, username, password_hash, utcnow())
+    except IntegrityError:
+        raise ConflictError(f"user {username} already exists in {instance_name}") from None
+
+
+def set_password(store: Store, instance_name: str, username: str, password: str) -> None:
+    _check_password(password)
+    password_hash = hash_password(password)
+    instance = get_instance(store, instance_name)
+    with store.unit_of_work(write=True) as connection:
+        users = ApiUserRepository(connection)
+        user = users.get(instance.id, username)
+        if user is None:
+            raise NotFoundError(f"no user {username} in {instance_name}", field="username")
+        users.set_password(user["id"], password_hash, utcnow())
+
+
+def remove_user(store: Store, instance_name: str, username: str) -> None:
+    instance = get_instance(store, instance_name)
+    with store.unit_of_work(write=True) as connection:
+        users = ApiUserRepository(connection)
+        user = users.get(instance.id, username)
+        if user is None:
+            raise NotFoundError(f"no user {username} in {instance_name}", field="username")
+        users.remove(user["id"])
+
+
+def list_users(store: Store, instance_name: str) -> list[str]:
+    instance = get_instance(store, instance_name)
+    with store.unit_of_work() as connection:
+        return [row["username"] for row in ApiUserRepository(connection).list(instance.id)]
+
+
+def authenticate(store: Store, instance_name: str, username: str, password: str) -> Instance:
+    """The instance these credentials act for, or ``AuthenticationError``.
+
+    Unknown instance, unknown user and wrong password give the same answer and
+    cost the same time, so none of them can be probed.
+    """
+    with store.unit_of_work() as connection:
+        row = InstanceRepository(connection).by_name(instance_name) if instance_name else None
+        user = ApiUserRepository(connection).get(row["id"], username) if row else None
+    stored_hash = user["password_hash"] if user is not None else None
+    if not verify_password(stored_hash, password or "") or row is None:
+        raise AuthenticationError(
+            "Unknown instance, user or password; check INSTANCE, USERNAME and PASSWORD"
+        )
+    return _instance(row)

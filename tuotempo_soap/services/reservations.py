@@ -1,0 +1,323 @@
+"""updateReservations and getReservations as use cases.
+
+Writes: validate every item on its own, then one transaction per batch holding
+the instance's change lock: one SELECT for the existing rows, one INSERT for
+the new ones, one UPDATE for the changed ones, whatever the batch size.
+
+Reads: every change gets the next number of its instance's change sequence,
+handed out under that lock, so numbers become visible in order. A delta read
+returns rows with numbers in (cursor, snapshot] and hands back the new cursor;
+a row committed late or two changes in the same second cannot be skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from ..domain.formats import FormatError, format_date, format_timestamp, parse_date, parse_timestamp
+from ..domain.reservation import (
+    FIELDS,
+    AnswerChannel,
+    ChangedBy,
+    ItemError,
+    ReservationRejected,
+    Status,
+    answer_from_status,
+    clean_reservation,
+)
+from ..errors import BatchTooLargeError, RequestValidationError
+from ..store.engine import Store
+from ..store.repositories import InstanceRepository, ReservationQuery, ReservationRepository
+from ..store.tables import RESERVATION_FIELD_COLUMNS
+from .instances import Instance, utcnow
+
+
+class ItemAction(str, Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    UNCHANGED = "UNCHANGED"
+
+
+@dataclass
+class ItemOutcome:
+    """The answer for one input item, in input order."""
+
+    app_lid: str | None
+    ok: bool
+    action: ItemAction | None = None
+    reservation_id: int | None = None
+    error: ItemError | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BatchOutcome:
+    items: list[ItemOutcome]
+
+    @property
+    def result(self) -> str:
+        good = sum(1 for item in self.items if item.ok)
+        if good == len(self.items):
+            return "OK"
+        return "PARTIAL" if good else "ERROR"
+
+    def count(self, action: ItemAction) -> int:
+        return sum(1 for item in self.items if item.action is action)
+
+
+def update_reservations(
+    store: Store,
+    instance: Instance,
+    items: Sequence[Mapping[str, object]],
+    *,
+    max_items: int,
+    now: datetime | None = None,
+) -> BatchOutcome:
+    if not items:
+        raise RequestValidationError("RESERVATIONS is empty; send 1 or more", field="RESERVATIONS")
+    if len(items) > max_items:
+        raise BatchTooLargeError(
+            f"RESERVATIONS has {len(items)} items; at most {max_items} per call",
+            field="RESERVATIONS",
+        )
+    now = now or utcnow()
+    outcomes: list[ItemOutcome] = []
+    accepted: dict[str, tuple[ItemOutcome, dict[str, Any]]] = {}
+    for position, raw in enumerate(items, start=1):
+        lid = raw.get("APP_LID")
+        outcome = ItemOutcome(app_lid=str(lid).strip() if lid is not None else None, ok=False)
+        outcomes.append(outcome)
+        try:
+            clean = clean_reservation(
+                raw,
+                default_region=instance.country,
+                store_identity=instance.store_patient_identity,
+            )
+        except ReservationRejected as rejected:
+            outcome.error = rejected.error
+            continue
+        if clean.app_lid in accepted:
+            outcome.error = ItemError(
+                "DUPLICATE_APP_LID",
+                "APP_LID",
+                f"APP_LID {clean.app_lid} appears more than once in this batch "
+                f"(again at item {position}); send each appointment once",
+            )
+            continue
+        outcome.ok, outcome.warnings = True, clean.warnings
+        accepted[clean.app_lid] = (outcome, _columns(clean.values))
+    if accepted:
+        _store_batch(store, instance, accepted, now)
+    return BatchOutcome(outcomes)
+
+
+def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name.lower(): value for name, value in values.items()}
+
+
+def _store_batch(
+    store: Store,
+    instance: Instance,
+    accepted: dict[str, tuple[ItemOutcome, dict[str, Any]]],
+    now: datetime,
+) -> None:
+    with store.unit_of_work(write=True) as connection:
+        instances = InstanceRepository(connection)
+        repo = ReservationRepository(connection)
+        seq = instances.lock_for_changes(instance.id)
+        existing = repo.by_app_lids(instance.id, accepted)
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        for lid, (outcome, columns) in accepted.items():
+            old = existing.get(lid)
+            if old is not None and all(old[c] == columns[c] for c in RESERVATION_FIELD_COLUMNS):
+                outcome.action, outcome.reservation_id = ItemAction.UNCHANGED, old["id"]
+                continue
+            seq += 1
+            row = {**columns, **_tracking(old, columns["status"], now), "change_seq": seq}
+            row["updated_at"] = now
+            if old is None:
+                outcome.action = ItemAction.CREATED
+                new_rows.append({**row, "instance_id": instance.id, "created_at": now})
+            else:
+                outcome.action, outcome.reservation_id = ItemAction.UPDATED, old["id"]
+                changed_rows.append({**row, "row_id": old["id"]})
+        ids = repo.insert_many(new_rows)
+        repo.update_many(changed_rows)
+        instances.advance_seq(instance.id, seq)
+    for lid, row_id in ids.items():
+        accepted[lid][0].reservation_id = row_id
+
+
+def _tracking(old: RowMapping | None, status: str | None, now: datetime) -> dict[str, Any]:
+    """Who changed the STATUS and what the patient answered, kept as separate fields."""
+    keys = (
+        "status_changed_by",
+        "status_changed_at",
+        "patient_answer",
+        "patient_answer_channel",
+        "patient_answer_at",
+    )
+    tracking = {key: (old[key] if old is not None else None) for key in keys}
+    previous = old["status"] if old is not None else None
+    if status is not None and status != previous:
+        tracking["status_changed_by"] = ChangedBy.HIS.value
+        tracking["status_changed_at"] = now
+        answer = answer_from_status(status)
+        if answer is not None:
+            tracking["patient_answer"] = answer.value
+            tracking["patient_answer_channel"] = AnswerChannel.HIS.value
+            tracking["patient_answer_at"] = now
+    return tracking
+
+
+# --- getReservations -------------------------------------------------------
+
+_CURSOR = re.compile(r"^(?P<stamp>[^#]*)#(?P<seq>\d{1,19})$")
+
+
+@dataclass(frozen=True)
+class ReservationFilter:
+    """getReservations filters as the HIS sent them (strings, unparsed)."""
+
+    app_lid: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    resource_lid: str | None = None
+    status: str | None = None
+    last_request_timestamp: str | None = None
+    max_results: int | None = None
+
+
+@dataclass
+class ReservationPage:
+    reservations: list[dict[str, str | int | None]]
+    next_request_timestamp: str
+    more_results: bool
+
+
+def _optional(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value.strip() or None
+
+
+def _parse_filter_date(value: str | None, name: str) -> date | None:
+    text = _optional(value)
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except FormatError as exc:
+        raise RequestValidationError(f"{name}: {exc}", field=name) from None
+
+
+def make_cursor(instance: Instance, seq: int, at: datetime) -> str:
+    """``dd/mm/yyyy hh:mm:ss#N``: readable when, exact where (N is the change number)."""
+    local = at.replace(tzinfo=UTC).astimezone(instance.zone)
+    return f"{format_timestamp(local)}#{seq}"
+
+
+def get_reservations(
+    store: Store,
+    instance: Instance,
+    filters: ReservationFilter,
+    *,
+    default_page_size: int,
+    max_page_size: int,
+) -> ReservationPage:
+    start = _parse_filter_date(filters.start_date, "START_DATE")
+    end = _parse_filter_date(filters.end_date, "END_DATE")
+    if start and end and end < start:
+        raise RequestValidationError("END_DATE is before START_DATE", field="END_DATE")
+    status = _optional(filters.status)
+    if status is not None:
+        try:
+            status = Status.parse(status).value
+        except FormatError as exc:
+            raise RequestValidationError(f"STATUS: {exc}", field="STATUS") from None
+    if filters.max_results is not None and filters.max_results < 1:
+        raise RequestValidationError("MAX_RESULTS must be 1 or more", field="MAX_RESULTS")
+    limit = min(filters.max_results or default_page_size, max_page_size)
+    after_seq, changed_since = _read_since(instance, _optional(filters.last_request_timestamp))
+
+    with store.unit_of_work() as connection:
+        # Read the sequence first: everything numbered up to it is committed
+        # (writers hold the lock until commit), whatever the isolation level.
+        snapshot = InstanceRepository(connection).current_seq(instance.id)
+        if after_seq > snapshot:
+            raise RequestValidationError(
+                "LAST_REQUEST_TIMESTAMP is not one this server returned for this instance",
+                field="LAST_REQUEST_TIMESTAMP",
+            )
+        rows = ReservationRepository(connection).query(
+            ReservationQuery(
+                instance_id=instance.id,
+                after_seq=after_seq,
+                upto_seq=snapshot,
+                limit=limit + 1,
+                app_lid=_optional(filters.app_lid),
+                start_date=start,
+                end_date=end,
+                resource_lid=_optional(filters.resource_lid),
+                status=status,
+                changed_since=changed_since,
+            )
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_seq = rows[-1]["change_seq"] if more else snapshot
+    return ReservationPage(
+        reservations=[present_reservation(instance, row) for row in rows],
+        next_request_timestamp=make_cursor(instance, next_seq, utcnow()),
+        more_results=more,
+    )
+
+
+def _read_since(instance: Instance, value: str | None) -> tuple[int, datetime | None]:
+    """A cursor we returned gives an exact sequence number; a plain date-time
+    (first call, in the instance's time zone) gives every change at or after it."""
+    if value is None:
+        return 0, None
+    match = _CURSOR.match(value)
+    if match:
+        return int(match.group("seq")), None
+    try:
+        stamp = parse_timestamp(value)
+    except FormatError:
+        raise RequestValidationError(
+            "LAST_REQUEST_TIMESTAMP must be the NEXT_REQUEST_TIMESTAMP of a previous call "
+            "or a date-time dd/mm/yyyy hh:mm:ss",
+            field="LAST_REQUEST_TIMESTAMP",
+        ) from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=instance.zone)
+    return 0, stamp.astimezone(UTC).replace(tzinfo=None)
+
+
+def _stamp(instance: Instance, value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return format_timestamp(value.replace(tzinfo=UTC).astimezone(instance.zone))
+
+
+def present_reservation(instance: Instance, row: RowMapping) -> dict[str, str | int | None]:
+    """A stored row in the guide's wire names and formats."""
+    out: dict[str, str | int | None] = {"RESERVATION_ID": row["id"]}
+    for spec in FIELDS:
+        value = row[spec.name.lower()]
+        out[spec.name] = format_date(value) if isinstance(value, date) else value
+    out["STATUS_CHANGED_BY"] = row["status_changed_by"]
+    out["STATUS_CHANGED_AT"] = _stamp(instance, row["status_changed_at"])
+    out["PATIENT_ANSWER"] = row["patient_answer"]
+    out["PATIENT_ANSWER_CHANNEL"] = row["patient_answer_channel"]
+    out["PATIENT_ANSWER_TIME"] = _stamp(instance, row["patient_answer_at"])
+    out["LAST_UPDATE"] = _stamp(instance, row["updated_at"])
+    return out

@@ -1,0 +1,49 @@
+"""Build the Spyne application and its WSGI callable."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from spyne import Application
+from spyne.interface.wsdl import Wsdl11
+from spyne.server.wsgi import WsgiApplication
+
+from . import TNS
+from .protocol import HardenedSoap11
+from .runtime import Runtime
+from .service import TuotempoService
+from .wsdl import LOCATION_PLACEHOLDER, clean_wsdl
+
+SERVICE_NAME = "TuotempoService"
+
+
+def quiet_spyne_logging() -> None:
+    """Spyne logs client faults with tracebacks and payload fragments; we log our own."""
+    logging.getLogger("spyne").setLevel(logging.ERROR)
+    for name in ("spyne.application.client", "spyne.protocol.soap.soap11.invalid"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def build_spyne_app(runtime: Runtime | None = None) -> Application:
+    quiet_spyne_logging()
+    app = Application(
+        [TuotempoService],
+        tns=TNS,
+        name=SERVICE_NAME,
+        in_protocol=HardenedSoap11(validator=None),
+        out_protocol=HardenedSoap11(),
+    )
+    app.runtime = runtime
+    return app
+
+
+def build_wsdl() -> bytes:
+    """The published contract, with a placeholder endpoint address."""
+    interface = Wsdl11(build_spyne_app().interface)
+    interface.build_interface_document(LOCATION_PLACEHOLDER)
+    return clean_wsdl(interface.get_interface_document())
+
+
+def build_soap_wsgi(runtime: Runtime) -> Any:
+    return WsgiApplication(build_spyne_app(runtime))

@@ -1,0 +1,60 @@
+"""Make Spyne's WSDL one that every client generator takes without complaint.
+
+Spyne declares a dozen namespaces it never uses (SOAP 1.2 among them), a global
+element for every type, the service before the binding and a placeholder
+transport. We keep what the contract needs, in the order WSDL 1.1 tooling
+expects (types, messages, portType, binding, service).
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+XS_NS = "http://www.w3.org/2001/XMLSchema"
+SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
+SOAP_HTTP_TRANSPORT = "http://schemas.xmlsoap.org/soap/http"
+LOCATION_PLACEHOLDER = "http://localhost:8000/soap"
+
+
+def _q(ns: str, name: str) -> str:
+    return f"{{{ns}}}{name}"
+
+
+def clean_wsdl(spyne_wsdl: bytes) -> bytes:
+    root = etree.fromstring(spyne_wsdl, etree.XMLParser(remove_blank_text=True))
+    referenced = {
+        part.get("element", "").split(":")[-1] for part in root.iter(_q(WSDL_NS, "part"))
+    }
+    for schema in root.iter(_q(XS_NS, "schema")):
+        for element in schema.findall(_q(XS_NS, "element")):
+            if element.get("name") not in referenced:
+                schema.remove(element)
+    for binding in root.iter(_q(SOAP_NS, "binding")):
+        binding.set("transport", SOAP_HTTP_TRANSPORT)
+    for operation in root.iter(_q(WSDL_NS, "operation")):
+        operation.attrib.pop("parameterOrder", None)
+    for service in root.findall(_q(WSDL_NS, "service")):
+        root.remove(service)
+        root.append(service)
+    for address in root.iter(_q(SOAP_NS, "address")):
+        address.set("location", LOCATION_PLACEHOLDER)
+    etree.cleanup_namespaces(root, top_nsmap={}, keep_ns_prefixes=["xs", "tns", "wsdl", "soap"])
+    return _rename_prefixes(root)
+
+
+def _rename_prefixes(root: etree._Element) -> bytes:
+    """Spyne writes ``wsdlsoap11:``; every WSDL in the wild says ``soap:``."""
+    text = etree.tostring(root, encoding="unicode")
+    text = text.replace("xmlns:wsdlsoap11=", "xmlns:soap=").replace("<wsdlsoap11:", "<soap:")
+    text = text.replace("</wsdlsoap11:", "</soap:")
+    reparsed = etree.fromstring(text.encode(), etree.XMLParser(remove_blank_text=True))
+    etree.cleanup_namespaces(reparsed, keep_ns_prefixes=["xs", "tns"])
+    return etree.tostring(reparsed, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def with_location(wsdl: bytes, location: str) -> bytes:
+    """The published WSDL with the endpoint address the client reached us at."""
+    return wsdl.replace(
+        f'location="{LOCATION_PLACEHOLDER}"'.encode(), f'location="{location}"'.encode(), 1
+    )

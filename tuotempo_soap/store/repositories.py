@@ -1,0 +1,182 @@
+"""Repositories: the SQL for instances, API users and reservations.
+
+Each takes an open connection (a unit of work from ``Store``) and speaks in plain
+dicts and values. Batches are written with one executemany statement each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, insert, select, update
+
+from .tables import api_users, instances, reservations
+
+
+class InstanceRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, values: Mapping[str, Any]) -> int:
+        result = self.connection.execute(insert(instances).values(**values, change_seq=0))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def by_name(self, name: str) -> RowMapping | None:
+        query = select(instances).where(instances.c.name == name)
+        return self.connection.execute(query).mappings().first()
+
+    def list(self) -> Sequence[RowMapping]:
+        return self.connection.execute(select(instances).order_by(instances.c.name)).mappings().all()
+
+    def lock_for_changes(self, instance_id: int) -> int:
+        """Take the instance's change lock and return its last sequence number.
+
+        A no-op UPDATE is the portable row lock (SQLite has no FOR UPDATE, and
+        the IMMEDIATE transaction already holds its write lock). Holding it until
+        commit means sequence numbers become visible in the order they were
+        handed out, which is what makes delta reads lossless.
+        """
+        self.connection.execute(
+            update(instances)
+            .where(instances.c.id == instance_id)
+            .values(change_seq=instances.c.change_seq)
+        )
+        return self.current_seq(instance_id)
+
+    def advance_seq(self, instance_id: int, new_seq: int) -> None:
+        self.connection.execute(
+            update(instances).where(instances.c.id == instance_id).values(change_seq=new_seq)
+        )
+
+    def current_seq(self, instance_id: int) -> int:
+        query = select(instances.c.change_seq).where(instances.c.id == instance_id)
+        return int(self.connection.execute(query).scalar_one())
+
+
+class ApiUserRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, instance_id: int, username: str, password_hash: str, now: datetime) -> None:
+        self.connection.execute(
+            insert(api_users).values(
+                instance_id=instance_id,
+                username=username,
+                password_hash=password_hash,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    def get(self, instance_id: int, username: str) -> RowMapping | None:
+        query = select(api_users).where(
+            api_users.c.instance_id == instance_id, api_users.c.username == username
+        )
+        return self.connection.execute(query).mappings().first()
+
+    def list(self, instance_id: int) -> Sequence[RowMapping]:
+        query = (
+            select(api_users.c.username, api_users.c.created_at, api_users.c.updated_at)
+            .where(api_users.c.instance_id == instance_id)
+            .order_by(api_users.c.username)
+        )
+        return self.connection.execute(query).mappings().all()
+
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
+        self.connection.execute(
+            update(api_users)
+            .where(api_users.c.id == user_id)
+            .values(password_hash=password_hash, updated_at=now)
+        )
+
+    def remove(self, user_id: int) -> None:
+        self.connection.execute(delete(api_users).where(api_users.c.id == user_id))
+
+
+@dataclass(frozen=True)
+class ReservationQuery:
+    """Filters of getReservations; ``after_seq``/``upto_seq`` bound the change window."""
+
+    instance_id: int
+    after_seq: int
+    upto_seq: int
+    limit: int
+    app_lid: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    resource_lid: str | None = None
+    status: str | None = None
+    changed_since: datetime | None = None
+
+
+class ReservationRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def by_app_lids(self, instance_id: int, app_lids: Iterable[str]) -> dict[str, RowMapping]:
+        """The stored rows for these APP_LIDs, in one statement."""
+        lids = list(app_lids)
+        if not lids:
+            return {}
+        query = select(reservations).where(
+            reservations.c.instance_id == instance_id, reservations.c.app_lid.in_(lids)
+        )
+        return {row["app_lid"]: row for row in self.connection.execute(query).mappings()}
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert new rows in one statement; return their ids keyed by APP_LID."""
+        if not rows:
+            return {}
+        statement = insert(reservations).returning(
+            reservations.c.app_lid, reservations.c.id, sort_by_parameter_order=True
+        )
+        result = self.connection.execute(statement, rows)
+        return {app_lid: int(row_id) for app_lid, row_id in result.all()}
+
+    def update_many(self, rows: list[dict[str, Any]]) -> None:
+        """Update existing rows by primary key in one executemany statement.
+
+        Every row carries the same keys (``row_id`` plus the columns), as
+        executemany requires.
+        """
+        if not rows:
+            return
+        columns = [key for key in rows[0] if key != "row_id"]
+        statement = (
+            update(reservations)
+            .where(reservations.c.id == bindparam("row_id"))
+            .values({column: bindparam(column) for column in columns})
+        )
+        self.connection.execute(statement, rows)
+
+    def query(self, q: ReservationQuery) -> Sequence[RowMapping]:
+        """Rows changed in (after_seq, upto_seq] matching the filters, in change order."""
+        c = reservations.c
+        conditions = [
+            c.instance_id == q.instance_id,
+            c.change_seq > q.after_seq,
+            c.change_seq <= q.upto_seq,
+        ]
+        if q.app_lid is not None:
+            conditions.append(c.app_lid == q.app_lid)
+        if q.start_date is not None:
+            conditions.append(c.app_date >= q.start_date)
+        if q.end_date is not None:
+            conditions.append(c.app_date <= q.end_date)
+        if q.resource_lid is not None:
+            conditions.append(c.resource_lid == q.resource_lid)
+        if q.status is not None:
+            conditions.append(c.status == q.status)
+        if q.changed_since is not None:
+            conditions.append(c.updated_at >= q.changed_since)
+        statement = (
+            select(reservations).where(and_(*conditions)).order_by(c.change_seq).limit(q.limit)
+        )
+        return self.connection.execute(statement).mappings().all()
+
+    def count(self, instance_id: int) -> int:
+        query = select(func.count()).where(reservations.c.instance_id == instance_id)
+        return int(self.connection.execute(query).scalar_one())
