@@ -110,7 +110,7 @@ PERSONAL_FIELDS: frozenset[str] = frozenset(s.name for s in FIELDS if s.personal
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 _GENDERS = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
-_PRIVACY = {"1": "1", "0": "0", "Y": "1", "N": "0", "S": "1", "TRUE": "1", "FALSE": "0"}
+_PRIVACY = {"1": "1", "0": "0", "Y": "1", "N": "0", "S": "1"}  # S: sì/sí
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import StoreUnavailableError
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed.render_as_string(hide_password=False)
 
 
 def build_engine(url: str, **kwargs: Any) -> Engine:
@@ -20,6 +29,7 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
     emit BEGIN ourselves (IMMEDIATE for writers, so a writer takes the lock
     before it reads and never fails later with "database is locked").
     """
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
