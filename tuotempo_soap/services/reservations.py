@@ -92,7 +92,7 @@ def update_reservations(
     accepted: dict[str, tuple[ItemOutcome, dict[str, Any]]] = {}
     for position, raw in enumerate(items, start=1):
         lid = raw.get("APP_LID")
-        outcome = ItemOutcome(app_lid=str(lid).strip() if lid is not None else None, ok=False)
+        outcome = ItemOutcome(app_lid=(str(lid).strip() or None) if lid is not None else None, ok=False)
         outcomes.append(outcome)
         try:
             clean = clean_reservation(

@@ -30,6 +30,10 @@ def clean_wsdl(spyne_wsdl: bytes) -> bytes:
         for element in schema.findall(_q(XS_NS, "element")):
             if element.get("name") not in referenced:
                 schema.remove(element)
+        _sort_children(schema)
+    _sort_children(root, only=_q(WSDL_NS, "message"))
+    for container in (*root.iter(_q(WSDL_NS, "portType")), *root.iter(_q(WSDL_NS, "binding"))):
+        _sort_children(container, only=_q(WSDL_NS, "operation"))
     for binding in root.iter(_q(SOAP_NS, "binding")):
         binding.set("transport", SOAP_HTTP_TRANSPORT)
     for operation in root.iter(_q(WSDL_NS, "operation")):
@@ -41,6 +45,21 @@ def clean_wsdl(spyne_wsdl: bytes) -> bytes:
         address.set("location", LOCATION_PLACEHOLDER)
     etree.cleanup_namespaces(root, top_nsmap={}, keep_ns_prefixes=["xs", "tns", "wsdl", "soap"])
     return _rename_prefixes(root)
+
+
+def _sort_children(parent: etree._Element, only: str | None = None) -> None:
+    """Spyne's output order depends on hash seeds; sort by kind and name so the
+    published WSDL is byte-for-byte reproducible (the golden test relies on it)."""
+    children = [child for child in parent if only is None or child.tag == only]
+    if not children:
+        return
+    anchor = parent.index(children[0])
+    for child in children:
+        parent.remove(child)
+    kinds = {_q(XS_NS, "simpleType"): 0, _q(XS_NS, "complexType"): 1, _q(XS_NS, "element"): 2}
+    children.sort(key=lambda c: (kinds.get(c.tag, 0), c.get("name", "")))
+    for offset, child in enumerate(children):
+        parent.insert(anchor + offset, child)
 
 
 def _rename_prefixes(root: etree._Element) -> bytes:
