@@ -37,6 +37,7 @@ import random
 import secrets
 import statistics
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -64,6 +65,7 @@ from tuotempo_soap.store.engine import build_engine
 from tuotempo_soap.web.app import TuotempoApp, create_app
 
 BATCH_SIZE = 100
+ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
@@ -376,20 +378,30 @@ def with_field_changed(items: Sequence[Mapping[str, str]], suffix: str) -> list[
 
 
 def profile_one(bench: Bench, body: bytes, action: str, top: int) -> None:
+    """cProfile one call; print the top entries by cumulative and by own time."""
     environ = make_environ(body)
     profiler = cProfile.Profile()
     profiler.enable()
     status, answer = post(bench.app, environ)
     profiler.disable()
     check_answer(status, answer, action)
+    # Keep the package in file names (spyne/protocol/xml.py, not xml.py).
+    prefixes = sorted(
+        {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["stdlib"], str(ROOT)},
+        key=len,
+        reverse=True,
+    )
     for order in ("cumulative", "tottime"):
-        print(f"\ncProfile of ONE full-path call ({action}), top {top} by {order}:")
+        print(f"\ncProfile of ONE full-path call ({BATCH_SIZE} {action}), top {top} by {order}:")
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
         lines = out.getvalue().splitlines()
-        # Skip pstats' preamble up to the header line.
         start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
-        print("\n".join(line for line in lines[max(0, start - 2) :] if line.strip()))
+        for line in lines[start:]:
+            if line.strip():
+                for prefix in prefixes:
+                    line = line.replace(prefix + os.sep, "")
+                print(line)
 
 
 def run(args: argparse.Namespace, url: str, workdir: Path, drop_after: bool) -> None:
@@ -466,8 +478,16 @@ def run(args: argparse.Namespace, url: str, workdir: Path, drop_after: bool) -> 
         print_row("  insert(reservations), 100 dicts, + commit", floor.insert, None)
 
         if args.profile:
-            profile_body = bench.envelope(bench.fresh_items())
-            profile_one(bench, profile_body, "CREATED", args.top)
+            # Bodies that give the wanted action given what is stored now
+            # (the last body sent was alternating[-1]).
+            last = alternating[-1]
+            other = base if last is changed else changed
+            profile_body, action = {
+                "created": (bench.envelope(bench.fresh_items()), "CREATED"),
+                "unchanged": (last, "UNCHANGED"),
+                "updated": (other, "UPDATED"),
+            }[args.profile_variant]
+            profile_one(bench, profile_body, action, args.top)
     finally:
         if not drop_after:
             remove_instances(floor_engine, [app_instance.id, floor_instance.id])
@@ -506,7 +526,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
     parser.add_argument("--seed", type=int, default=20240521, help="seed for the generated data")
     parser.add_argument(
-        "--profile", action="store_true", help="also cProfile one full-path call (100 CREATED)"
+        "--profile", action="store_true", help="also cProfile one full-path call at the end"
+    )
+    parser.add_argument(
+        "--profile-variant",
+        choices=("created", "unchanged", "updated"),
+        default="created",
+        help="which batch --profile sends (default: created, a new batch)",
     )
     parser.add_argument(
         "--top", type=positive, default=15, help="profile entries shown (default 15)"

@@ -35,6 +35,8 @@ def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     configured = os.environ.get(PG_ENV)
     if not configured:
+        if os.environ.get("TUOTEMPO_REQUIRE_POSTGRES"):
+            pytest.fail(f"TUOTEMPO_REQUIRE_POSTGRES is set but {PG_ENV} is not")
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV}")
     server_url = normalise_url(configured)
     name = f"tuotempo_test_{os.getpid()}_{secrets.token_hex(3)}"

@@ -84,7 +84,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         _print_demo(app.store, host, port)
     app.store.dispose()
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -175,7 +175,9 @@ def instance_create(
         language=language,
         store_patient_identity=store_patient_identity,
     )
-    click.echo(f"created {created.name} ({created.timezone}, {created.country}, {created.language})")
+    click.echo(
+        f"created {created.name} ({created.timezone}, {created.country}, {created.language})"
+    )
 
 
 @instance.command("list")

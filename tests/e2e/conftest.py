@@ -46,7 +46,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_gunicorn(database_url: str, workdir: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_gunicorn(
+    database_url: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = _free_port()
     log = workdir / f"gunicorn-{port}.log"
     env = {
@@ -57,10 +59,19 @@ def start_gunicorn(database_url: str, workdir: Path, extra_env: dict[str, str] |
     }
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-            "--bind", f"127.0.0.1:{port}", "tuotempo_soap.wsgi:application",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "tuotempo_soap.wsgi:application",
         ],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -81,7 +92,9 @@ def start_gunicorn(database_url: str, workdir: Path, extra_env: dict[str, str] |
     scope="session",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
 )
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp(f"server-{request.param}")
     if request.param == "sqlite":
         database_url = f"sqlite:///{workdir / 'tuotempo.db'}"

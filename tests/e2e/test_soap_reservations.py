@@ -42,7 +42,9 @@ def read_all(client: zeep.Client, who: Credentials, **filters: Any) -> list[Any]
     rows: list[Any] = []
     cursor = filters.pop("LAST_REQUEST_TIMESTAMP", None)
     for _ in range(50):
-        page = client.service.getReservations(AUTH=who.auth(), LAST_REQUEST_TIMESTAMP=cursor, **filters)
+        page = client.service.getReservations(
+            AUTH=who.auth(), LAST_REQUEST_TIMESTAMP=cursor, **filters
+        )
         rows += page.RESERVATIONS.RESERVATION if page.RESERVATIONS else []
         cursor = page.NEXT_REQUEST_TIMESTAMP
         if not page.MORE_RESULTS:
@@ -62,7 +64,9 @@ def fault_of(response: requests.Response) -> tuple[str, str, str | None]:
     return str(code), str(fault.findtext("faultstring")), detail_code
 
 
-def post(server: Server, body: bytes | str, action: str = "updateReservations") -> requests.Response:
+def post(
+    server: Server, body: bytes | str, action: str = "updateReservations"
+) -> requests.Response:
     data = body.encode() if isinstance(body, str) else body
     headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}
     return requests.post(server.soap_url, data=data, headers=headers, timeout=60)
@@ -82,9 +86,13 @@ def auth_xml(who: Credentials) -> str:
     )
 
 
-def test_a_thousand_item_batch_is_stored_and_read_back(client: zeep.Client, his: Credentials) -> None:
+def test_a_thousand_item_batch_is_stored_and_read_back(
+    client: zeep.Client, his: Credentials
+) -> None:
     batch = [
-        item(f"BIG-{i:04}", APP_START_TIME=f"{8 + i % 10}:{i % 60:02}", USER_MOBILE_PHONE=f"6{i:08}")
+        item(
+            f"BIG-{i:04}", APP_START_TIME=f"{8 + i % 10}:{i % 60:02}", USER_MOBILE_PHONE=f"6{i:08}"
+        )
         for i in range(1000)
     ]
     result = update(client, his, batch)
@@ -153,7 +161,9 @@ def test_one_instance_cannot_read_or_overwrite_another(client: zeep.Client, serv
     assert info.value.code.endswith("Client.AuthenticationFailed")
 
 
-def test_delta_reads_over_http_return_each_change_once(client: zeep.Client, his: Credentials) -> None:
+def test_delta_reads_over_http_return_each_change_once(
+    client: zeep.Client, his: Credentials
+) -> None:
     first = client.service.getReservations(AUTH=his.auth())
     cursor = first.NEXT_REQUEST_TIMESTAMP
     update(client, his, [item("D-1"), item("D-2")])
@@ -167,9 +177,13 @@ def test_delta_reads_over_http_return_each_change_once(client: zeep.Client, his:
         "HIS",
     )
     update(client, his, [item("D-2", NOTES="moved"), item("D-3")])
-    page = client.service.getReservations(AUTH=his.auth(), LAST_REQUEST_TIMESTAMP=page.NEXT_REQUEST_TIMESTAMP)
+    page = client.service.getReservations(
+        AUTH=his.auth(), LAST_REQUEST_TIMESTAMP=page.NEXT_REQUEST_TIMESTAMP
+    )
     assert sorted(r.APP_LID for r in page.RESERVATIONS.RESERVATION) == ["D-2", "D-3"]
-    empty = client.service.getReservations(AUTH=his.auth(), LAST_REQUEST_TIMESTAMP=page.NEXT_REQUEST_TIMESTAMP)
+    empty = client.service.getReservations(
+        AUTH=his.auth(), LAST_REQUEST_TIMESTAMP=page.NEXT_REQUEST_TIMESTAMP
+    )
     assert empty.COUNT == 0 and empty.RESERVATIONS is None
 
 
@@ -211,7 +225,9 @@ def test_doctype_is_refused(server: Server, his: Credentials) -> None:
 
 def test_oversized_body_is_a_fault(server: Server, his: Credentials) -> None:
     filler = "<t:RESERVATION><t:APP_LID>X</t:APP_LID></t:RESERVATION>" * 200_000  # ~11 MB
-    body = envelope("updateReservations", auth_xml(his) + f"<t:RESERVATIONS>{filler}</t:RESERVATIONS>")
+    body = envelope(
+        "updateReservations", auth_xml(his) + f"<t:RESERVATIONS>{filler}</t:RESERVATIONS>"
+    )
     code, message, _ = fault_of(post(server, body))
     assert code.endswith("Client.RequestTooLarge") and "bytes" in message
 
@@ -228,7 +244,9 @@ def test_wrong_types_and_missing_blocks_are_faults(server: Server, his: Credenti
     no_auth = envelope("getReservations", "")
     code, message, _ = fault_of(post(server, no_auth, "getReservations"))
     assert code.endswith("Client.ValidationError") and "AUTH" in message
-    bad_date = envelope("getReservations", auth_xml(his) + "<t:START_DATE>31/02/2027</t:START_DATE>")
+    bad_date = envelope(
+        "getReservations", auth_xml(his) + "<t:START_DATE>31/02/2027</t:START_DATE>"
+    )
     response = post(server, bad_date, "getReservations")
     root = etree.fromstring(response.content)
     assert root.findtext(f".//{{{TNS}}}FIELD") == "START_DATE"
@@ -237,8 +255,8 @@ def test_wrong_types_and_missing_blocks_are_faults(server: Server, his: Credenti
 
 
 def test_served_wsdl_is_the_committed_one(server: Server) -> None:
-    from tuotempo_soap.soap.wsdl import LOCATION_PLACEHOLDER, with_location
     from tests.unit.soap.test_wsdl import COMMITTED
+    from tuotempo_soap.soap.wsdl import LOCATION_PLACEHOLDER, with_location
 
     served = requests.get(server.wsdl_url, timeout=10)
     assert served.status_code == 200
@@ -247,15 +265,24 @@ def test_served_wsdl_is_the_committed_one(server: Server) -> None:
 
 
 def test_health_and_other_paths(server: Server) -> None:
-    assert requests.get(f"{server.url}/healthz", timeout=5).json() == {"status": "ok", "database": True}
+    assert requests.get(f"{server.url}/healthz", timeout=5).json() == {
+        "status": "ok",
+        "database": True,
+    }
     assert requests.get(f"{server.url}/nothing", timeout=5).status_code == 404
     response = requests.get(server.soap_url, timeout=5)
     assert response.status_code == 405 and b"Fault" in response.content
 
 
-def test_no_patient_data_or_secret_in_the_server_log(client: zeep.Client, server: Server, his: Credentials) -> None:
+def test_no_patient_data_or_secret_in_the_server_log(
+    client: zeep.Client, server: Server, his: Credentials
+) -> None:
     marker_phone = f"6{secrets.randbelow(10**8):08}"
-    update(client, his, [item("LOG-1", USER_MOBILE_PHONE=marker_phone, USER_EMAIL="ana.log@example.org")])
+    update(
+        client,
+        his,
+        [item("LOG-1", USER_MOBILE_PHONE=marker_phone, USER_EMAIL="ana.log@example.org")],
+    )
     post(server, "<broken " + marker_phone)
     log = server.log.read_text()
     assert marker_phone not in log

@@ -93,7 +93,9 @@ def test_all_bad_is_error_and_limits_are_enforced(store: Store) -> None:
 def test_status_changes_record_who_and_patient_answer(store: Store) -> None:
     name = make_instance(store).instance
     push(store, name, [item("A", STATUS="APPROVED"), item("B")])
-    push(store, name, [item("A", STATUS="CANCELLED by USER"), item("B", STATUS="CANCELLED by ADMIN")])
+    push(
+        store, name, [item("A", STATUS="CANCELLED by USER"), item("B", STATUS="CANCELLED by ADMIN")]
+    )
     rows = {r["APP_LID"]: r for r in read(store, name).reservations}
     assert rows["A"]["STATUS"] == "CANCELLED by USER"
     assert rows["A"]["STATUS_CHANGED_BY"] == "HIS"
@@ -182,7 +184,10 @@ def test_delta_reads_interleaved_deterministic(store: Store) -> None:
     push(store, name, [item("A", NOTES="v1"), item("B", NOTES="v1")])
     push(store, name, [item("A", NOTES="v2")])  # same second as the first push
     page = read(store, name, last_request_timestamp=cursor)
-    assert sorted((r["APP_LID"], r["NOTES"]) for r in page.reservations) == [("A", "v2"), ("B", "v1")]
+    assert sorted((r["APP_LID"], r["NOTES"]) for r in page.reservations) == [
+        ("A", "v2"),
+        ("B", "v1"),
+    ]
     cursor = page.next_request_timestamp
     push(store, name, [item("B", NOTES="v2")])
     push(store, name, [item("A", NOTES="v2")])  # unchanged: not a change

@@ -10,14 +10,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .formats import FormatError, format_time, parse_date, parse_time
 from .phones import normalise_phone
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """STATUS values of the guide, spelled exactly as HIS vendors expect them."""
 
     PENDING = "PENDING"
@@ -36,12 +36,12 @@ class Status(str, Enum):
         raise FormatError(f"'{text.strip()}' is not a status; expected one of: {allowed}")
 
 
-class PatientAnswer(str, Enum):
+class PatientAnswer(StrEnum):
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
 
 
-class AnswerChannel(str, Enum):
+class AnswerChannel(StrEnum):
     """Where a patient's answer came from. ``HIS`` means the clinic told us."""
 
     HIS = "HIS"
@@ -51,7 +51,7 @@ class AnswerChannel(str, Enum):
     WEB = "WEB"
 
 
-class ChangedBy(str, Enum):
+class ChangedBy(StrEnum):
     """Who last changed a reservation's STATUS."""
 
     HIS = "HIS"
@@ -131,7 +131,7 @@ class CleanReservation:
     warnings: list[str] = field(default_factory=list)
 
 
-class ReservationRejected(Exception):
+class ReservationRejectedError(Exception):
     def __init__(self, error: ItemError) -> None:
         super().__init__(error.message)
         self.error = error
@@ -150,7 +150,7 @@ def clean_reservation(
     default_region: str,
     store_identity: bool,
 ) -> CleanReservation:
-    """Validate one incoming reservation; raise ``ReservationRejected`` on the first error.
+    """Validate one incoming reservation; raise ``ReservationRejectedError`` on the first error.
 
     Missing NOT NULL fields, values longer than the guide allows, impossible
     dates or times and unknown codes are errors. Unusable phone numbers and
@@ -162,13 +162,13 @@ def clean_reservation(
         text = _blank_to_none(raw.get(spec.name))
         if text is None:
             if spec.required:
-                raise ReservationRejected(
+                raise ReservationRejectedError(
                     ItemError("MISSING_FIELD", spec.name, f"{spec.name} is required")
                 )
             values[spec.name] = None
             continue
         if len(text) > spec.max_length:
-            raise ReservationRejected(
+            raise ReservationRejectedError(
                 ItemError(
                     "FIELD_TOO_LONG",
                     spec.name,
@@ -185,10 +185,11 @@ def clean_reservation(
             values[spec.name] = _convert(spec, text, default_region, warnings)
         except FormatError as exc:
             code = {"date": "INVALID_DATE", "time": "INVALID_TIME"}.get(spec.kind, "INVALID_VALUE")
-            raise ReservationRejected(ItemError(code, spec.name, f"{spec.name}: {exc}")) from None
+            error = ItemError(code, spec.name, f"{spec.name}: {exc}")
+            raise ReservationRejectedError(error) from None
     start, end = values["APP_START_TIME"], values["APP_END_TIME"]
     if start and end and end < start:
-        raise ReservationRejected(
+        raise ReservationRejectedError(
             ItemError(
                 "INVALID_TIME",
                 "APP_END_TIME",

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -27,7 +27,7 @@ from ..domain.reservation import (
     AnswerChannel,
     ChangedBy,
     ItemError,
-    ReservationRejected,
+    ReservationRejectedError,
     Status,
     answer_from_status,
     clean_reservation,
@@ -39,7 +39,7 @@ from ..store.tables import RESERVATION_FIELD_COLUMNS
 from .instances import Instance, utcnow
 
 
-class ItemAction(str, Enum):
+class ItemAction(StrEnum):
     CREATED = "CREATED"
     UPDATED = "UPDATED"
     UNCHANGED = "UNCHANGED"
@@ -92,7 +92,9 @@ def update_reservations(
     accepted: dict[str, tuple[ItemOutcome, dict[str, Any]]] = {}
     for position, raw in enumerate(items, start=1):
         lid = raw.get("APP_LID")
-        outcome = ItemOutcome(app_lid=(str(lid).strip() or None) if lid is not None else None, ok=False)
+        outcome = ItemOutcome(
+            app_lid=(str(lid).strip() or None) if lid is not None else None, ok=False
+        )
         outcomes.append(outcome)
         try:
             clean = clean_reservation(
@@ -100,7 +102,7 @@ def update_reservations(
                 default_region=instance.country,
                 store_identity=instance.store_patient_identity,
             )
-        except ReservationRejected as rejected:
+        except ReservationRejectedError as rejected:
             outcome.error = rejected.error
             continue
         if clean.app_lid in accepted:

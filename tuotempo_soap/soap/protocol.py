@@ -45,13 +45,11 @@ def parse_envelope(body: bytes) -> tuple[Any, dict[str, Any]]:
     if docinfo.doctype or docinfo.internalDTD is not None:
         # Entities are never expanded (resolve_entities=False), but a DTD has no
         # business in a SOAP message (SOAP 1.1 section 3), so refuse it outright.
-        raise make_fault(
-            "Client.MalformedXML", "DOCTYPE and ENTITY declarations are not accepted"
-        )
+        raise make_fault("Client.MalformedXML", "DOCTYPE and ENTITY declarations are not accepted")
     return root, ids
 
 
-class HardenedSoap11(Soap11):  # type: ignore[misc]
+class HardenedSoap11(Soap11):
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         if ctx.transport.type == "wsgi":
             method = ctx.transport.get_request_method()

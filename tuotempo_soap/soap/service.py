@@ -41,7 +41,7 @@ def _reservation_input(item: Any) -> dict[str, object]:
     return {name: getattr(item, name, None) for name in FIELD_NAMES}
 
 
-class TuotempoService(ServiceBase):  # type: ignore[misc]
+class TuotempoService(ServiceBase):
     @classmethod
     def call_wrapper(cls, ctx: Any) -> Any:
         """Every operation runs through here: domain errors become faults."""

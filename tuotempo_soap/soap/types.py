@@ -24,7 +24,7 @@ _FORMATS = {
     "phone": "normalised to E.164 with the instance's country",
     "mobile": "normalised to E.164 with the instance's country",
     "status": "PENDING, APPROVED, CANCELLED by USER or CANCELLED by ADMIN",
-    "preferences": "three 0/1 flags: SMS, e-mail, landline (101 = SMS yes, e-mail no, landline yes)",
+    "preferences": "0/1 flags for SMS, e-mail, landline (101 = SMS yes, e-mail no, landline yes)",
     "privacy": "1 = privacy terms accepted, 0 = not",
     "gender": "M or F",
     "language": "language code, e.g. es, it, en-GB",

@@ -23,9 +23,7 @@ def _q(ns: str, name: str) -> str:
 
 def clean_wsdl(spyne_wsdl: bytes) -> bytes:
     root = etree.fromstring(spyne_wsdl, etree.XMLParser(remove_blank_text=True))
-    referenced = {
-        part.get("element", "").split(":")[-1] for part in root.iter(_q(WSDL_NS, "part"))
-    }
+    referenced = {part.get("element", "").split(":")[-1] for part in root.iter(_q(WSDL_NS, "part"))}
     for schema in root.iter(_q(XS_NS, "schema")):
         for element in schema.findall(_q(XS_NS, "element")):
             if element.get("name") not in referenced:

@@ -83,9 +83,7 @@ class Store:
                     yield connection
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
-                raise StoreUnavailableError(
-                    "The database is unavailable; retry later"
-                ) from exc
+                raise StoreUnavailableError("The database is unavailable; retry later") from exc
             raise
 
     def ping(self) -> bool:

@@ -29,7 +29,9 @@ class InstanceRepository:
         return self.connection.execute(query).mappings().first()
 
     def list(self) -> Sequence[RowMapping]:
-        return self.connection.execute(select(instances).order_by(instances.c.name)).mappings().all()
+        return (
+            self.connection.execute(select(instances).order_by(instances.c.name)).mappings().all()
+        )
 
     def lock_for_changes(self, instance_id: int) -> int:
         """Take the instance's change lock and return its last sequence number.

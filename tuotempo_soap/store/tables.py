@@ -63,12 +63,14 @@ api_users = Table(
 )
 
 
-def _field_column(spec_name: str, length: int, kind: str) -> Column:  # type: ignore[type-arg]
+def _field_column(spec_name: str, length: int, kind: str) -> Column:
     if kind == "date":
         return Column(spec_name.lower(), Date, nullable=spec_name != "APP_DATE")
     if kind == "time":
         return Column(spec_name.lower(), String(5))
-    return Column(spec_name.lower(), String(length), nullable=spec_name not in ("APP_LID", "RESOURCE_LID"))
+    return Column(
+        spec_name.lower(), String(length), nullable=spec_name not in ("APP_LID", "RESOURCE_LID")
+    )
 
 
 reservations = Table(

@@ -24,9 +24,7 @@ XML = "text/xml; charset=utf-8"
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(
-            level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("tuotempo_soap").setLevel(level)
 
 
@@ -58,7 +56,9 @@ class TuotempoApp:
         method = environ.get("REQUEST_METHOD", "GET")
         if method in ("GET", "HEAD"):
             if "wsdl" in {key.lower() for key in parse_qs(environ.get("QUERY_STRING", ""), True)}:
-                return _reply(start_response, "200 OK", XML, with_location(self.wsdl, _url(environ)))
+                return _reply(
+                    start_response, "200 OK", XML, with_location(self.wsdl, _url(environ))
+                )
             return _fault(
                 start_response,
                 "Client.RequestNotAllowed",
@@ -84,7 +84,7 @@ class TuotempoApp:
         environ["CONTENT_LENGTH"] = str(len(body))
         if not environ.get("CONTENT_TYPE"):
             environ["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-        return self.soap(environ, start_response)  # type: ignore[no-any-return]
+        return self.soap(environ, start_response)
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:
         ok = self.store.ping()
@@ -117,13 +117,19 @@ def _url(environ: dict[str, Any]) -> str:
     return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}/soap"
 
 
-def _reply(start_response: StartResponse, status: str, content_type: str, body: bytes) -> list[bytes]:
+def _reply(
+    start_response: StartResponse, status: str, content_type: str, body: bytes
+) -> list[bytes]:
     start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
     return [body]
 
 
 def _fault(
-    start_response: StartResponse, code: str, message: str, *, status: str = "500 Internal Server Error"
+    start_response: StartResponse,
+    code: str,
+    message: str,
+    *,
+    status: str = "500 Internal Server Error",
 ) -> list[bytes]:
     # SOAP 1.1 over HTTP (and WS-I BP R1126) answer every fault with 500, so
     # client stacks parse it; only "wrong HTTP method" keeps its own status.

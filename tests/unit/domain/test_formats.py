@@ -28,7 +28,9 @@ def test_dates_in_every_accepted_format(text: str, expected: date) -> None:
     assert format_date(expected) == expected.strftime("%d/%m/%Y")
 
 
-@pytest.mark.parametrize("text", ["31/02/2026", "29/02/2027", "00/01/2026", "2026-13-01", "tomorrow", "24/02/27"])
+@pytest.mark.parametrize(
+    "text", ["31/02/2026", "29/02/2027", "00/01/2026", "2026-13-01", "tomorrow", "24/02/27"]
+)
 def test_impossible_or_unreadable_dates(text: str) -> None:
     with pytest.raises(FormatError):
         parse_date(text)
@@ -36,7 +38,12 @@ def test_impossible_or_unreadable_dates(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("09:30", time(9, 30)), ("9:30", time(9, 30)), ("09:30:15", time(9, 30, 15)), ("23:59", time(23, 59))],
+    [
+        ("09:30", time(9, 30)),
+        ("9:30", time(9, 30)),
+        ("09:30:15", time(9, 30, 15)),
+        ("23:59", time(23, 59)),
+    ],
 )
 def test_times(text: str, expected: time) -> None:
     assert parse_time(text) == expected

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from tuotempo_soap.domain.reservation import (
-    ReservationRejected,
+    ReservationRejectedError,
     Status,
     clean_reservation,
 )
@@ -20,7 +20,7 @@ def clean(item: dict[str, object], identity: bool = False):  # type: ignore[no-u
 
 
 def rejected(item: dict[str, object]) -> tuple[str, str | None]:
-    with pytest.raises(ReservationRejected) as info:
+    with pytest.raises(ReservationRejectedError) as info:
         clean(item)
     return info.value.error.code, info.value.error.field
 
@@ -46,9 +46,15 @@ def test_lengths_from_the_guide() -> None:
 def test_dates_times_and_codes() -> None:
     assert rejected(base(APP_DATE="31/02/2026")) == ("INVALID_DATE", "APP_DATE")
     assert rejected(base(APP_START_TIME="25:61")) == ("INVALID_TIME", "APP_START_TIME")
-    assert rejected(base(APP_START_TIME="10:00", APP_END_TIME="09:00")) == ("INVALID_TIME", "APP_END_TIME")
+    assert rejected(base(APP_START_TIME="10:00", APP_END_TIME="09:00")) == (
+        "INVALID_TIME",
+        "APP_END_TIME",
+    )
     assert rejected(base(STATUS="MAYBE")) == ("INVALID_VALUE", "STATUS")
-    assert rejected(base(COMMUNICATION_PREFERENCES="12")) == ("INVALID_VALUE", "COMMUNICATION_PREFERENCES")
+    assert rejected(base(COMMUNICATION_PREFERENCES="12")) == (
+        "INVALID_VALUE",
+        "COMMUNICATION_PREFERENCES",
+    )
     assert rejected(base(USER_GENDER="X")) == ("INVALID_VALUE", "USER_GENDER")
     assert rejected(base(PRIVACY="X")) == ("INVALID_VALUE", "PRIVACY")
 
