@@ -47,7 +47,10 @@ def _free_port() -> int:
 
 
 def start_gunicorn(
-    database_url: str, workdir: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    ready_path: str = "/healthz",
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = _free_port()
     log = workdir / f"gunicorn-{port}.log"
@@ -79,7 +82,7 @@ def start_gunicorn(
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
         try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"{url}{ready_path}", timeout=1).status_code == 200:
                 return process, url, log
         except requests.ConnectionError:
             pass
