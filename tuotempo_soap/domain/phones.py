@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -23,6 +24,9 @@ def is_valid_region(region: str) -> bool:
     return region.upper() in phonenumbers.SUPPORTED_REGIONS
 
 
+# A HIS re-sends the same appointments every few hours; parsing a number is
+# the costliest check of a reservation. Bounded, per process, never logged.
+@lru_cache(maxsize=8192)
 def normalise_phone(raw: str, default_region: str, *, expect_mobile: bool = False) -> PhoneCheck:
     """E.164 for a usable number; otherwise the trimmed input and the reason.
 

@@ -51,6 +51,8 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    # executemany UPDATEs go in pages of statements, not one round trip per row.
+    kwargs.setdefault("executemany_mode", "values_plus_batch")
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)

@@ -132,9 +132,9 @@ class ReservationRepository:
         """Insert new rows in one statement; return their ids keyed by APP_LID."""
         if not rows:
             return {}
-        statement = insert(reservations).returning(
-            reservations.c.app_lid, reservations.c.id, sort_by_parameter_order=True
-        )
+        # Keyed by APP_LID, so the order of RETURNING rows does not matter (asking
+        # for it makes SQLite fall back to one INSERT per row).
+        statement = insert(reservations).returning(reservations.c.app_lid, reservations.c.id)
         result = self.connection.execute(statement, rows)
         return {app_lid: int(row_id) for app_lid, row_id in result.all()}
 
