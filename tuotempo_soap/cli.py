@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from .config import Settings
+from .domain.message import Channel
 from .errors import NotFoundError, StoreUnavailableError, TuotempoError
 from .services import instances
 from .store.bootstrap import open_store
@@ -163,8 +164,16 @@ def instance() -> None:
     is_flag=True,
     help="Keep patient names and ID numbers (the guide advises against it).",
 )
+@click.option("--email-from", help="From address of the e-mails sent for this instance.")
+@click.option("--reply-to", help="Reply-To address of those e-mails.")
 def instance_create(
-    name: str, timezone: str, country: str, language: str, store_patient_identity: bool
+    name: str,
+    timezone: str,
+    country: str,
+    language: str,
+    store_patient_identity: bool,
+    email_from: str | None,
+    reply_to: str | None,
 ) -> None:
     """Create instance NAME (tt_...)."""
     created = instances.create_instance(
@@ -174,10 +183,43 @@ def instance_create(
         country=country,
         language=language,
         store_patient_identity=store_patient_identity,
+        email_from=email_from,
+        email_reply_to=reply_to,
     )
     click.echo(
         f"created {created.name} ({created.timezone}, {created.country}, {created.language})"
     )
+
+
+@instance.command("update")
+@click.argument("name")
+@click.option("--timezone")
+@click.option("--country")
+@click.option("--language")
+@click.option("--email-from")
+@click.option("--reply-to")
+@click.option("--store-patient-identity/--no-store-patient-identity", default=None)
+def instance_update(
+    name: str,
+    timezone: str | None,
+    country: str | None,
+    language: str | None,
+    email_from: str | None,
+    reply_to: str | None,
+    store_patient_identity: bool | None,
+) -> None:
+    """Change the settings of instance NAME (only those given)."""
+    updated = instances.update_instance(
+        _store(),
+        name,
+        timezone=timezone,
+        country=country,
+        language=language,
+        email_from=email_from,
+        email_reply_to=reply_to,
+        store_patient_identity=store_patient_identity,
+    )
+    click.echo(f"updated {updated.name}")
 
 
 @instance.command("list")
@@ -230,6 +272,88 @@ def user_list(instance_name: str) -> None:
     """List the users of INSTANCE."""
     for name in instances.list_users(_store(), instance_name):
         click.echo(name)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Send what is due, then exit (for cron).")
+@click.option("--worker-id", help="Name in the outbox claims (default host:pid).")
+def worker(once: bool, worker_id: str | None) -> None:
+    """Send due messages from the outbox until stopped (SIGTERM/Ctrl-C)."""
+    import signal
+    import threading
+
+    from .dispatch.config import load_dispatch_config
+    from .dispatch.worker import OutboxWorker
+    from .web.app import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    dispatch = load_dispatch_config(settings.senders_file, settings.data_dir)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    outbox = OutboxWorker(open_store(settings), dispatch, settings, worker_id=worker_id)
+    try:
+        total = outbox.run(stop, once=once)
+    finally:
+        dispatch.close()
+    click.echo(f"worker {outbox.worker_id}: {total} message(s) attempted")
+
+
+@main.group()
+def messages() -> None:
+    """Messages of the gateway."""
+
+
+@messages.command("send")
+@click.argument("instance_name", metavar="INSTANCE")
+@click.option(
+    "--channel", required=True, type=click.Choice([c.value for c in Channel], case_sensitive=False)
+)
+@click.option("--to", "recipient", required=True, help="Phone number, e-mail or push token.")
+@click.option("--text", required=True)
+@click.option("--subject", help="Required for EMAIL.")
+@click.option("--legacy-id", help="Default: a new cli-... id.")
+def messages_send(
+    instance_name: str,
+    channel: str,
+    recipient: str,
+    text: str,
+    subject: str | None,
+    legacy_id: str | None,
+) -> None:
+    """Queue a test message for INSTANCE (the worker sends it)."""
+    from .services import messages as message_service
+
+    store = _store()
+    target = instances.get_instance(store, instance_name)
+    item = {
+        "LEGACY_ID": legacy_id or f"cli-{secrets.token_hex(6)}",
+        "CHANNEL": channel,
+        "TO": recipient,
+        "TEXT": text,
+        "SUBJECT": subject,
+    }
+    outcome = message_service.update_messages(store, target, [item], max_items=1).items[0]
+    if outcome.error is not None:
+        raise click.ClickException(outcome.error.message)
+    click.echo(f"{outcome.action} message {outcome.message_id} (legacy id {item['LEGACY_ID']})")
+
+
+@messages.command("show")
+@click.argument("legacy_id")
+@click.option("--instance", "instance_name", required=True, help="The instance (tt_...).")
+def messages_show(legacy_id: str, instance_name: str) -> None:
+    """Show what became of message LEGACY_ID."""
+    from .services import messages as message_service
+
+    store = _store()
+    found = message_service.show_message(
+        store, instances.get_instance(store, instance_name), legacy_id
+    )
+    for key, value in found.items():
+        if value is not None:
+            click.echo(f"{key}: {value}")
 
 
 @main.group()

@@ -25,6 +25,19 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be more than 0")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -48,6 +61,14 @@ class Settings:
     default_page_size: int = 100
     max_body_bytes: int = 8 * 1024 * 1024
     log_level: str = "INFO"
+    # Message gateway (see README, "Message gateway").
+    senders_file: Path | None = None
+    worker_batch_size: int = 20
+    worker_poll_seconds: float = 2.0
+    worker_lease_seconds: int = 120
+    max_send_attempts: int = 6
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +85,15 @@ class Settings:
             default_page_size=min(_int(env, "TUOTEMPO_DEFAULT_PAGE_SIZE", 100), max_page),
             max_body_bytes=_int(env, "TUOTEMPO_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024),
             log_level=(env.get("TUOTEMPO_LOG_LEVEL") or "INFO").upper(),
+            senders_file=Path(env["TUOTEMPO_SENDERS_FILE"])
+            if env.get("TUOTEMPO_SENDERS_FILE")
+            else None,
+            worker_batch_size=_int(env, "TUOTEMPO_WORKER_BATCH_SIZE", 20),
+            worker_poll_seconds=_float(env, "TUOTEMPO_WORKER_POLL_SECONDS", 2.0),
+            worker_lease_seconds=_int(env, "TUOTEMPO_WORKER_LEASE_SECONDS", 120),
+            max_send_attempts=_int(env, "TUOTEMPO_MAX_SEND_ATTEMPTS", 6),
+            retry_base_seconds=_float(env, "TUOTEMPO_RETRY_BASE_SECONDS", 30.0),
+            retry_max_seconds=_float(env, "TUOTEMPO_RETRY_MAX_SECONDS", 3600.0),
         )
 
     @property

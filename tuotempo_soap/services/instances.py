@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.phones import is_valid_region
@@ -62,26 +63,15 @@ def create_instance(
     country: str = "ES",
     language: str = "es",
     store_patient_identity: bool = False,
+    email_from: str | None = None,
+    email_reply_to: str | None = None,
 ) -> Instance:
     if not INSTANCE_NAME.match(name):
         raise RequestValidationError(
             f"instance name {name!r} must start with tt_ and use letters, digits and _",
             field="name",
         )
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise RequestValidationError(
-            f"{timezone!r} is not an IANA time zone such as Europe/Madrid", field="timezone"
-        ) from None
-    if not is_valid_region(country):
-        raise RequestValidationError(
-            f"{country!r} is not a two-letter country code such as ES", field="country"
-        )
-    if not LANGUAGE.match(language):
-        raise RequestValidationError(
-            f"{language!r} is not a language code such as es", field="language"
-        )
+    _check_settings(timezone, country, language, email_from, email_reply_to)
     with store.unit_of_work(write=True) as connection:
         repo = InstanceRepository(connection)
         if repo.by_name(name) is not None:
@@ -93,11 +83,75 @@ def create_instance(
                 "country": country.upper(),
                 "language": language,
                 "store_patient_identity": store_patient_identity,
+                "email_from": email_from,
+                "email_reply_to": email_reply_to,
                 "created_at": utcnow(),
             }
         )
         row = repo.by_name(name)
     return _instance(row)
+
+
+def _check_settings(
+    timezone: str | None,
+    country: str | None,
+    language: str | None,
+    email_from: str | None = None,
+    email_reply_to: str | None = None,
+) -> None:
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RequestValidationError(
+                f"{timezone!r} is not an IANA time zone such as Europe/Madrid", field="timezone"
+            ) from None
+    if country is not None and not is_valid_region(country):
+        raise RequestValidationError(
+            f"{country!r} is not a two-letter country code such as ES", field="country"
+        )
+    if language is not None and not LANGUAGE.match(language):
+        raise RequestValidationError(
+            f"{language!r} is not a language code such as es", field="language"
+        )
+    for name, address in (("email-from", email_from), ("reply-to", email_reply_to)):
+        if address:
+            try:
+                validate_email(address, check_deliverability=False)
+            except EmailNotValidError:
+                raise RequestValidationError(
+                    f"{address!r} is not an e-mail address", field=name
+                ) from None
+
+
+def update_instance(store: Store, name: str, **changes: object) -> Instance:
+    """Change an instance's settings; ``None`` values leave a setting as it is."""
+    allowed = {
+        "timezone",
+        "country",
+        "language",
+        "store_patient_identity",
+        "email_from",
+        "email_reply_to",
+    }
+    values = {key: value for key, value in changes.items() if value is not None}
+    unknown = set(values) - allowed
+    if unknown:
+        raise RequestValidationError(f"unknown instance settings: {sorted(unknown)}")
+    _check_settings(
+        values.get("timezone"),  # type: ignore[arg-type]
+        values.get("country"),  # type: ignore[arg-type]
+        values.get("language"),  # type: ignore[arg-type]
+        values.get("email_from"),  # type: ignore[arg-type]
+        values.get("email_reply_to"),  # type: ignore[arg-type]
+    )
+    if "country" in values:
+        values["country"] = str(values["country"]).upper()
+    instance = get_instance(store, name)
+    if values:
+        with store.unit_of_work(write=True) as connection:
+            InstanceRepository(connection).update(instance.id, values)
+    return get_instance(store, name)
 
 
 def list_instances(store: Store) -> list[Instance]:

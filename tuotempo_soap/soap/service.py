@@ -9,16 +9,21 @@ from spyne import Fault, Integer32, ServiceBase, Unicode, rpc
 
 from ..domain.reservation import FIELD_NAMES
 from ..errors import RequestValidationError, TuotempoError
-from ..services import instances, reservations
+from ..services import instances, messages, reservations
 from .faults import fault_for, internal_fault
 from .runtime import Runtime
 from .types import (
+    MESSAGE_ARRAY,
     RESERVATION_ARRAY,
     Authorization,
     GetReservationsResult,
+    MessageItemResult,
     ReservationItemResult,
+    SearchMessagesResult,
     ServiceFault,
+    StoredMessage,
     StoredReservation,
+    UpdateMessagesResult,
     UpdateReservationsResult,
     optional,
     required,
@@ -143,4 +148,112 @@ class TuotempoService(ServiceBase):
             MORE_RESULTS=page.more_results,
             NEXT_REQUEST_TIMESTAMP=page.next_request_timestamp,
             RESERVATIONS=[StoredReservation(**row) for row in page.reservations],
+        )
+
+    @rpc(
+        required(Authorization),
+        required(MESSAGE_ARRAY),
+        _returns=required(UpdateMessagesResult),
+        _throws=[ServiceFault],
+        _operation_name="updateMessages",
+        _out_variable_name="updateMessagesResult",
+    )
+    def updateMessages(ctx: Any, AUTH: Any, MESSAGES: Any) -> UpdateMessagesResult:
+        runtime, instance = _authenticate(ctx, AUTH)
+        fields = (
+            "LEGACY_ID",
+            "CHANNEL",
+            "TO",
+            "SENDER",
+            "SUBJECT",
+            "TEXT",
+            "LANGUAGE",
+            "SEND_AT",
+            "EXPIRES_AT",
+        )
+        items = [
+            {name: getattr(item, name, None) for name in fields} if item is not None else {}
+            for item in (MESSAGES or [])
+        ]
+        outcome = messages.update_messages(
+            runtime.store, instance, items, max_items=runtime.settings.max_batch_items
+        )
+        packed = [
+            MessageItemResult(
+                LEGACY_ID=item.legacy_id,
+                RESULT="OK" if item.ok else "ERROR",
+                ACTION=item.action.value if item.action else None,
+                MESSAGE_ID=item.message_id,
+                SEGMENTS=item.segments,
+                ERROR_CODE=item.error.code if item.error else None,
+                ERROR_FIELD=item.error.field if item.error else None,
+                MESSAGE=item.error.message if item.error else None,
+                WARNINGS=item.warnings or None,
+            )
+            for item in outcome.items
+        ]
+        return UpdateMessagesResult(
+            RESULT=outcome.result,
+            QUEUED=outcome.count(messages.MessageAction.QUEUED),
+            ALREADY_QUEUED=outcome.count(messages.MessageAction.ALREADY_QUEUED),
+            FAILED=sum(1 for item in outcome.items if not item.ok),
+            ITEMS=packed,
+        )
+
+    @rpc(
+        required(Authorization),
+        optional(Unicode, "Exact LEGACY_ID (the guide's legacyid)"),
+        optional(Unicode, "Every message sent to this number or address (the guide's to)"),
+        optional(Unicode, "SMS, EMAIL, VOICE, FAX, PUSH or WHATSAPP"),
+        optional(Unicode, "QUEUED, SENDING, SENT, DELIVERED, FAILED, EXPIRED or CANCELLED"),
+        optional(Unicode, "Created on or after (dd/mm/yyyy or dd/mm/yyyy hh:mm:ss)"),
+        optional(Unicode, "Created on or before (a date includes the whole day)"),
+        optional(Unicode, "Sent on or after"),
+        optional(Unicode, "Sent on or before"),
+        optional(Unicode, "NEXT_PAGE_TOKEN of the previous page"),
+        optional(Integer32, "Page size"),
+        _returns=required(SearchMessagesResult),
+        _throws=[ServiceFault],
+        _operation_name="searchMessages",
+        _out_variable_name="searchMessagesResult",
+    )
+    def searchMessages(
+        ctx: Any,
+        AUTH: Any,
+        LEGACY_ID: str | None,
+        TO: str | None,
+        CHANNEL: str | None,
+        STATUS: str | None,
+        CREATED_FROM: str | None,
+        CREATED_TO: str | None,
+        SENT_FROM: str | None,
+        SENT_TO: str | None,
+        PAGE_TOKEN: str | None,
+        MAX_RESULTS: int | None,
+    ) -> SearchMessagesResult:
+        runtime, instance = _authenticate(ctx, AUTH)
+        page = messages.search_messages(
+            runtime.store,
+            instance,
+            messages.MessageFilter(
+                legacy_id=LEGACY_ID,
+                to=TO,
+                channel=CHANNEL,
+                status=STATUS,
+                created_from=CREATED_FROM,
+                created_to=CREATED_TO,
+                sent_from=SENT_FROM,
+                sent_to=SENT_TO,
+                page_token=PAGE_TOKEN,
+                max_results=MAX_RESULTS,
+            ),
+            default_page_size=runtime.settings.default_page_size,
+            max_page_size=runtime.settings.max_page_size,
+        )
+        return SearchMessagesResult(
+            RESULT="OK",
+            COUNT=len(page.messages),
+            MORE_RESULTS=page.more_results,
+            NEXT_PAGE_TOKEN=page.next_page_token,
+            MESSAGES=[StoredMessage(**row) for row in page.messages],
         )

@@ -160,3 +160,95 @@ class ServiceFault(Fault):
 
 
 RESERVATION_ARRAY = Array(Reservation.customize(**_REQUIRED), member_name="RESERVATION")
+
+
+class Message(ComplexModel):
+    """One message handed to the gateway (guide A.5.1)."""
+
+    __namespace__ = TNS
+    _type_info = [
+        (
+            "LEGACY_ID",
+            required(Unicode, "Your id for this message (the guide's legacyid); idempotent"),
+        ),
+        ("CHANNEL", required(Unicode, "SMS, EMAIL, VOICE, FAX, PUSH or WHATSAPP")),
+        ("TO", required(Unicode, "Phone number (SMS, VOICE, FAX, WHATSAPP), e-mail or push token")),
+        ("SENDER", optional(Unicode, "Sender id / caller id, if the provider allows one")),
+        ("SUBJECT", optional(Unicode, "Required for EMAIL")),
+        ("TEXT", required(Unicode)),
+        ("LANGUAGE", optional(Unicode)),
+        (
+            "SEND_AT",
+            optional(
+                Unicode,
+                "dd/mm/yyyy hh:mm[:ss] in the instance's time zone, or ISO 8601 with an offset",
+            ),
+        ),
+        ("EXPIRES_AT", optional(Unicode, "Never sent after this time (same formats as SEND_AT)")),
+    ]
+
+
+class MessageItemResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("LEGACY_ID", optional(Unicode)),
+        ("RESULT", required(Unicode, "OK or ERROR")),
+        ("ACTION", optional(Unicode, "QUEUED, or ALREADY_QUEUED for a legacy id seen before")),
+        ("MESSAGE_ID", optional(Integer64, "Our id for the message")),
+        ("SEGMENTS", optional(Integer32, "SMS segments the text needs (GSM-7 or UCS-2)")),
+        ("ERROR_CODE", optional(Unicode, "e.g. MISSING_FIELD, INVALID_RECIPIENT, INVALID_VALUE")),
+        ("ERROR_FIELD", optional(Unicode)),
+        ("MESSAGE", optional(Unicode)),
+        ("WARNINGS", optional(Array(required(Unicode), member_name="WARNING"))),
+    ]
+
+
+class UpdateMessagesResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("RESULT", required(Unicode, "OK, PARTIAL or ERROR")),
+        ("QUEUED", required(Integer32)),
+        ("ALREADY_QUEUED", required(Integer32)),
+        ("FAILED", required(Integer32)),
+        ("ITEMS", required(Array(MessageItemResult.customize(**_OPTIONAL), member_name="ITEM"))),
+    ]
+
+
+class StoredMessage(ComplexModel):
+    """What became of a message (guide A.5.2)."""
+
+    __namespace__ = TNS
+    _type_info = [
+        ("MESSAGE_ID", required(Integer64)),
+        ("LEGACY_ID", required(Unicode)),
+        ("CHANNEL", required(Unicode)),
+        ("TO", required(Unicode, "As stored (phones in E.164)")),
+        (
+            "STATUS",
+            required(Unicode, "QUEUED, SENDING, SENT, DELIVERED, FAILED, EXPIRED, CANCELLED"),
+        ),
+        ("SEGMENTS", optional(Integer32)),
+        ("ATTEMPTS", required(Integer32)),
+        ("CREATED", required(Unicode, "dd/mm/yyyy hh:mm:ss, instance time zone")),
+        ("SEND_AT", optional(Unicode)),
+        ("EXPIRES_AT", optional(Unicode)),
+        ("SENT_DATE", optional(Unicode, "dd/mm/yyyy")),
+        ("SENT_TIME", optional(Unicode, "hh:mm:ss")),
+        ("DELIVERED_AT", optional(Unicode)),
+        ("FAILED_AT", optional(Unicode)),
+        ("ERROR", optional(Unicode, "The provider's or our reason for a failure")),
+    ]
+
+
+class SearchMessagesResult(ComplexModel):
+    __namespace__ = TNS
+    _type_info = [
+        ("RESULT", required(Unicode, "OK")),
+        ("COUNT", required(Integer32)),
+        ("MORE_RESULTS", required(Boolean)),
+        ("NEXT_PAGE_TOKEN", optional(Unicode, "Pass as PAGE_TOKEN for the next page")),
+        ("MESSAGES", required(Array(StoredMessage.customize(**_OPTIONAL), member_name="MESSAGE"))),
+    ]
+
+
+MESSAGE_ARRAY = Array(Message.customize(**_REQUIRED), member_name="MESSAGE")

@@ -24,6 +24,11 @@ class InstanceRepository:
         result = self.connection.execute(insert(instances).values(**values, change_seq=0))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
+    def update(self, instance_id: int, values: Mapping[str, Any]) -> None:
+        self.connection.execute(
+            update(instances).where(instances.c.id == instance_id).values(**values)
+        )
+
     def by_name(self, name: str) -> RowMapping | None:
         query = select(instances).where(instances.c.name == name)
         return self.connection.execute(query).mappings().first()

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -44,6 +45,9 @@ instances = Table(
     Column("country", String(2), nullable=False),
     Column("language", String(10), nullable=False),
     Column("store_patient_identity", Boolean, nullable=False, default=False),
+    # From and Reply-To of the e-mails sent for this instance.
+    Column("email_from", String(255)),
+    Column("email_reply_to", String(255)),
     # Last change sequence number handed out for this instance's reservations.
     # Writers bump it under a row lock, so sequence numbers commit in order.
     Column("change_seq", BigInteger, nullable=False, default=0),
@@ -94,3 +98,42 @@ reservations = Table(
 )
 
 RESERVATION_FIELD_COLUMNS: tuple[str, ...] = tuple(s.name.lower() for s in FIELDS)
+
+# The outbox: every message the gateway accepted, and what became of it.
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("legacy_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("sender", String(50)),
+    Column("subject", String(255)),
+    Column("body", Text, nullable=False),
+    Column("language", String(10)),
+    Column("segments", Integer),
+    Column("send_at", DateTime),
+    Column("expires_at", DateTime),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    # When the worker may (re)try it: send_at at first, then after each backoff.
+    Column("next_attempt_at", DateTime, nullable=False),
+    # A claimed message belongs to one worker until its lease ends; a worker
+    # that died mid-send leaves a lease that runs out, and another takes over.
+    Column("lease_until", DateTime),
+    Column("claimed_by", String(64)),
+    Column("provider", String(64)),
+    Column("provider_message_id", String(255)),
+    Column("last_error", String(1000)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("delivered_at", DateTime),
+    Column("failed_at", DateTime),
+    UniqueConstraint("instance_id", "legacy_id", name="uq_messages_instance_legacy_id"),
+    Index("ix_messages_due", "status", "next_attempt_at"),
+    Index("ix_messages_instance_recipient", "instance_id", "recipient"),
+    Index("ix_messages_instance_created", "instance_id", "created_at"),
+    Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+)

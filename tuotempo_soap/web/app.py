@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from ..config import Settings
+from ..dispatch.config import DispatchConfig, load_dispatch_config
 from ..soap.application import build_soap_wsgi, build_wsdl
 from ..soap.faults import fault_envelope
 from ..soap.runtime import Runtime
 from ..soap.wsdl import with_location
 from ..store.bootstrap import open_store
 from ..store.engine import Store
+from .receipts import encode, handle_receipt
 
 StartResponse = Callable[..., Any]
 XML = "text/xml; charset=utf-8"
@@ -31,9 +33,10 @@ def configure_logging(level: str) -> None:
 class TuotempoApp:
     """Routes requests; answers every SOAP-side problem with a SOAP fault."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, dispatch: DispatchConfig) -> None:
         self.settings = settings
         self.store = store
+        self.dispatch = dispatch
         self.soap = build_soap_wsgi(Runtime(settings, store))
         self.wsdl = build_wsdl()
 
@@ -41,6 +44,10 @@ class TuotempoApp:
         path = environ.get("PATH_INFO", "") or "/"
         if path.rstrip("/") == "/soap":
             return self._soap(environ, start_response)
+        if path.startswith("/receipts/"):
+            provider = path[len("/receipts/") :].strip("/")
+            status, body = handle_receipt(environ, provider, self.store, self.dispatch)
+            return _reply(start_response, status, "application/json", encode(body))
         if path == "/healthz":
             return self._health(start_response)
         if path == "/":
@@ -139,4 +146,5 @@ def _fault(
 def create_app(settings: Settings | None = None) -> TuotempoApp:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    return TuotempoApp(settings, open_store(settings))
+    dispatch = load_dispatch_config(settings.senders_file, settings.data_dir)
+    return TuotempoApp(settings, open_store(settings), dispatch)

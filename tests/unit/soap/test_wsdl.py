@@ -27,7 +27,12 @@ def test_wsdl_rules_for_client_generators() -> None:
     children = [child.tag.replace(WSDL, "") for child in root]
     assert children[-2:] == ["binding", "service"]
     operations = {op.get("name") for op in root.iter(f"{WSDL}operation")}
-    assert operations == {"updateReservations", "getReservations"}
+    assert operations == {
+        "updateReservations",
+        "getReservations",
+        "updateMessages",
+        "searchMessages",
+    }
     for op in root.find(f"{WSDL}portType"):
         assert op.find(f"{WSDL}fault").get("message") == "tns:ServiceFault"
     schema = root.find(f"{WSDL}types/{XS}schema")

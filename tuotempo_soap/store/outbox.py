@@ -1,0 +1,218 @@
+"""SQL of the message outbox: idempotent inserts, search, claiming and completion.
+
+Claiming is one ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
+RETURNING`` on PostgreSQL, so any number of workers share the queue without
+ever holding the same row; on SQLite the write transaction itself serialises
+claimers (one worker is the supported setup there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..domain.message import MessageStatus
+from .tables import instances, messages
+
+_CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    instance_id: int
+    after_id: int
+    limit: int
+    legacy_id: str | None = None
+    recipients: tuple[str, ...] = ()
+    channel: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    sent_from: datetime | None = None
+    sent_to: datetime | None = None
+
+
+class MessageRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def _insert(self) -> Any:
+        if self.connection.dialect.name == "postgresql":
+            return postgresql.insert(messages)
+        return sqlite.insert(messages)
+
+    def by_legacy_ids(self, instance_id: int, legacy_ids: Iterable[str]) -> dict[str, RowMapping]:
+        ids = list(legacy_ids)
+        if not ids:
+            return {}
+        query = select(messages).where(
+            messages.c.instance_id == instance_id, messages.c.legacy_id.in_(ids)
+        )
+        return {row["legacy_id"]: row for row in self.connection.execute(query).mappings()}
+
+    def insert_new(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert in one statement; rows whose legacy id already exists are skipped.
+
+        ON CONFLICT DO NOTHING makes two concurrent calls with the same legacy
+        id queue one message: the loser simply gets no id back and reads the
+        winner's afterwards.
+        """
+        if not rows:
+            return {}
+        statement = (
+            self._insert()
+            .on_conflict_do_nothing(index_elements=["instance_id", "legacy_id"])
+            .returning(messages.c.legacy_id, messages.c.id)
+        )
+        result = self.connection.execute(statement, rows)
+        return {legacy_id: int(row_id) for legacy_id, row_id in result.all()}
+
+    def search(self, q: MessageQuery) -> Sequence[RowMapping]:
+        c = messages.c
+        conditions = [c.instance_id == q.instance_id, c.id > q.after_id]
+        if q.legacy_id is not None:
+            conditions.append(c.legacy_id == q.legacy_id)
+        if q.recipients:
+            conditions.append(c.recipient.in_(q.recipients))
+        if q.channel is not None:
+            conditions.append(c.channel == q.channel)
+        if q.status is not None:
+            conditions.append(c.status == q.status)
+        if q.created_from is not None:
+            conditions.append(c.created_at >= q.created_from)
+        if q.created_to is not None:
+            conditions.append(c.created_at < q.created_to)
+        if q.sent_from is not None:
+            conditions.append(c.sent_at >= q.sent_from)
+        if q.sent_to is not None:
+            conditions.append(c.sent_at < q.sent_to)
+        statement = select(messages).where(and_(*conditions)).order_by(c.id).limit(q.limit)
+        return self.connection.execute(statement).mappings().all()
+
+    def expire_due(self, now: datetime) -> int:
+        """Messages past their expiry are never sent: mark them EXPIRED."""
+        c = messages.c
+        statement = (
+            update(messages)
+            .where(
+                c.expires_at <= now,
+                or_(
+                    c.status == MessageStatus.QUEUED.value,
+                    and_(c.status == MessageStatus.SENDING.value, c.lease_until < now),
+                ),
+            )
+            .values(
+                status=MessageStatus.EXPIRED.value,
+                updated_at=now,
+                lease_until=None,
+                last_error="expired before it could be sent",
+            )
+        )
+        return int(self.connection.execute(statement).rowcount)
+
+    def claim(
+        self, now: datetime, worker: str, lease_until: datetime, limit: int
+    ) -> list[dict[str, Any]]:
+        """Take up to ``limit`` due messages for ``worker`` and return them with
+        their instance's name and e-mail settings."""
+        c = messages.c
+        due = (
+            select(c.id)
+            .where(
+                c.next_attempt_at <= now,
+                or_(c.expires_at.is_(None), c.expires_at > now),
+                or_(
+                    c.status == MessageStatus.QUEUED.value,
+                    and_(c.status == MessageStatus.SENDING.value, c.lease_until < now),
+                ),
+            )
+            .order_by(c.next_attempt_at, c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            update(messages)
+            .where(c.id.in_(due))
+            .values(
+                status=MessageStatus.SENDING.value,
+                claimed_by=worker,
+                lease_until=lease_until,
+                attempts=c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*messages.c)
+        )
+        claimed = [dict(row) for row in self.connection.execute(statement).mappings()]
+        if not claimed:
+            return []
+        owners = {row["instance_id"] for row in claimed}
+        query = select(
+            instances.c.id, instances.c.name, instances.c.email_from, instances.c.email_reply_to
+        ).where(instances.c.id.in_(owners))
+        by_id = {row["id"]: row for row in self.connection.execute(query).mappings()}
+        for row in claimed:
+            owner = by_id[row["instance_id"]]
+            row["instance_name"] = owner["name"]
+            row["email_from"] = owner["email_from"]
+            row["email_reply_to"] = owner["email_reply_to"]
+        claimed.sort(key=lambda row: (row["next_attempt_at"], row["id"]))
+        return claimed
+
+    def finish(self, message_id: int, worker: str, values: dict[str, Any]) -> bool:
+        """Record a send attempt's outcome, only if this worker still holds the message.
+
+        False means the lease ran out and someone else took it, or a receipt
+        already moved it on; the caller then changes nothing.
+        """
+        c = messages.c
+        statement = (
+            update(messages)
+            .where(
+                c.id == message_id,
+                c.claimed_by == worker,
+                c.status == MessageStatus.SENDING.value,
+            )
+            .values(**values, lease_until=None)
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+    def remember_provider_id(self, message_id: int, provider: str, provider_id: str | None) -> None:
+        c = messages.c
+        self.connection.execute(
+            update(messages)
+            .where(c.id == message_id, c.provider_message_id.is_(None))
+            .values(provider=provider, provider_message_id=provider_id)
+        )
+
+    def for_receipt(
+        self, provider: str, provider_message_id: str | None, reference: str | None
+    ) -> RowMapping | None:
+        c = messages.c
+        if provider_message_id:
+            query = select(messages).where(
+                c.provider == provider, c.provider_message_id == provider_message_id
+            )
+            row = self.connection.execute(query).mappings().first()
+            if row is not None:
+                return row
+        if reference and reference.isdigit():
+            # Before the worker has recorded who sent it, the provider is unknown.
+            query = select(messages).where(
+                c.id == int(reference), or_(c.provider == provider, c.provider.is_(None))
+            )
+            return self.connection.execute(query).mappings().first()
+        return None
+
+    def move(self, message_id: int, from_status: str, values: dict[str, Any]) -> bool:
+        """Compare-and-set on status, so concurrent receipts cannot undo each other."""
+        c = messages.c
+        statement = (
+            update(messages).where(c.id == message_id, c.status == from_status).values(**values)
+        )
+        return bool(self.connection.execute(statement).rowcount)
