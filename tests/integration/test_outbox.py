@@ -1,0 +1,225 @@
+"""The outbox worker on a real database with an injected clock and a scripted sender."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import make_instance
+from tuotempo_soap.config import Settings
+from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
+from tuotempo_soap.dispatch.ratelimit import RateLimiter
+from tuotempo_soap.dispatch.worker import OutboxWorker, backoff_seconds
+from tuotempo_soap.services import instances, messages
+from tuotempo_soap.store.engine import Store
+from tuotempo_soap.store.outbox import MessageRepository
+from tuotempo_soap.store.tables import messages as messages_table
+
+T0 = datetime(2027, 3, 1, 9, 0, 0)
+
+
+class ScriptedSender:
+    name = "scripted"
+
+    def __init__(self, *results: SendResult) -> None:
+        self.results = list(results)
+        self.sent: list[OutgoingMessage] = []
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        self.sent.append(message)
+        return self.results.pop(0) if self.results else SendResult.sent(f"p-{message.message_id}")
+
+    def close(self) -> None:
+        pass
+
+
+class OneProvider:
+    """The slice of DispatchConfig the worker uses, with one scripted provider."""
+
+    def __init__(self, sender: ScriptedSender) -> None:
+        self.sender = sender
+
+    def provider_name_for(self, instance: str, channel: str) -> str:
+        return "scripted"
+
+    def sender_for(self, instance: str, channel: str) -> ScriptedSender:
+        return self.sender
+
+    def rate_limiter(self, provider: str) -> RateLimiter:
+        return RateLimiter(None)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def tuned(settings: Settings) -> Settings:
+    return replace(
+        settings,
+        max_send_attempts=3,
+        retry_base_seconds=10,
+        retry_max_seconds=60,
+        worker_lease_seconds=60,
+        worker_batch_size=10,
+    )
+
+
+def queue(store: Store, clock: Clock, *legacy_ids: str, **extra: Any) -> tuple[Any, list[int]]:
+    name = make_instance(store).instance
+    instance = instances.get_instance(store, name)
+    items = [
+        {"LEGACY_ID": lid, "CHANNEL": "SMS", "TO": "612345678", "TEXT": "hola", **extra}
+        for lid in legacy_ids
+    ]
+    outcome = messages.update_messages(store, instance, items, max_items=100, now=clock.now)
+    return instance, [int(i.message_id) for i in outcome.items]
+
+
+def row(store: Store, message_id: int) -> Any:
+    with store.unit_of_work() as connection:
+        return (
+            connection.execute(select(messages_table).where(messages_table.c.id == message_id))
+            .mappings()
+            .one()
+        )
+
+
+def worker(
+    store: Store, sender: ScriptedSender, settings: Settings, clock: Clock, name: str = "w1"
+) -> OutboxWorker:
+    return OutboxWorker(store, OneProvider(sender), settings, worker_id=name, clock=clock)  # type: ignore[arg-type]
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    low = [backoff_seconds(n, 10, 60, rand=lambda a, b: a) for n in range(1, 6)]
+    high = [backoff_seconds(n, 10, 60, rand=lambda a, b: b) for n in range(1, 6)]
+    assert high == [10, 20, 40, 60, 60]
+    assert low == [5, 10, 20, 30, 30]
+
+
+def test_temporary_failures_back_off_then_give_up(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, (mid,) = queue(store, clock, "r1")
+    sender = ScriptedSender(*(SendResult.retry("HTTP 503") for _ in range(3)))
+    w = worker(store, sender, tuned, clock)
+    assert w.run_once() == 1
+    first = row(store, mid)
+    assert first["status"] == "QUEUED" and first["attempts"] == 1
+    assert T0 + timedelta(seconds=5) <= first["next_attempt_at"] <= T0 + timedelta(seconds=10)
+    assert w.run_once() == 0  # not due yet
+    clock.now = first["next_attempt_at"]
+    assert w.run_once() == 1
+    second = row(store, mid)
+    assert second["attempts"] == 2 and second["next_attempt_at"] > clock.now
+    clock.now = second["next_attempt_at"]
+    w.run_once()
+    final = row(store, mid)
+    assert final["status"] == "FAILED" and final["attempts"] == 3
+    assert (
+        final["last_error"].startswith("gave up after 3 attempts")
+        and final["failed_at"] == clock.now
+    )
+    clock.now += timedelta(days=1)
+    assert w.run_once() == 0 and len(sender.sent) == 3
+
+
+def test_permanent_failure_is_not_retried(store: Store, tuned: Settings, clock: Clock) -> None:
+    _, (mid,) = queue(store, clock, "p1")
+    sender = ScriptedSender(SendResult.permanent("HTTP 400 invalid number"))
+    w = worker(store, sender, tuned, clock)
+    w.run_once()
+    clock.now += timedelta(hours=1)
+    w.run_once()
+    assert row(store, mid)["status"] == "FAILED" and len(sender.sent) == 1
+
+
+def test_a_dead_workers_lease_runs_out_then_another_sends(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, (mid,) = queue(store, clock, "l1")
+    with store.unit_of_work(write=True) as connection:  # "dead" claims it, then dies
+        (claimed,) = MessageRepository(connection).claim(T0, "dead", T0 + timedelta(seconds=60), 10)
+    assert claimed["id"] == mid
+    sender = ScriptedSender()
+    survivor = worker(store, sender, tuned, clock, "alive")
+    clock.now = T0 + timedelta(seconds=30)
+    assert survivor.run_once() == 0  # the lease still holds
+    clock.now = T0 + timedelta(seconds=61)
+    assert survivor.run_once() == 1
+    done = row(store, mid)
+    assert done["status"] == "SENT" and done["attempts"] == 2 and done["claimed_by"] == "alive"
+    assert [m.message_id for m in sender.sent] == [
+        mid
+    ]  # the same id: the provider's idempotency key
+    with store.unit_of_work(write=True) as connection:  # the dead worker's late answer is ignored
+        assert not MessageRepository(connection).finish(mid, "dead", {"status": "FAILED"})
+    assert row(store, mid)["status"] == "SENT"
+
+
+def test_receipt_before_the_worker_records_the_send(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, (mid,) = queue(store, clock, "x1")
+
+    class ReceiptFirst(ScriptedSender):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            # The provider's callback lands while we are still waiting for its answer.
+            assert (
+                messages.apply_receipt(
+                    store,
+                    "scripted",
+                    provider_message_id=None,
+                    reference=str(message.message_id),
+                    delivered=True,
+                    error=None,
+                    now=clock.now,
+                )
+                == "applied"
+            )
+            return SendResult.sent("prov-9")
+
+    worker(store, ReceiptFirst(), tuned, clock).run_once()
+    final = row(store, mid)
+    assert final["status"] == "DELIVERED" and final["provider_message_id"] == "prov-9"
+    assert (
+        messages.apply_receipt(
+            store,
+            "scripted",
+            provider_message_id="prov-9",
+            reference=None,
+            delivered=False,
+            error="late",
+            now=clock.now,
+        )
+        == "ignored"
+    )
+
+
+def test_scheduled_and_expired(store: Store, tuned: Settings, clock: Clock) -> None:
+    _, (later,) = queue(store, clock, "s1", SEND_AT="01/03/2027 12:00")  # Madrid: 11:00 UTC
+    _, (doomed,) = queue(
+        store, clock, "s2", SEND_AT="01/03/2027 11:00", EXPIRES_AT="01/03/2027 11:30"
+    )
+    sender = ScriptedSender()
+    w = worker(store, sender, tuned, clock)
+    assert w.run_once() == 0
+    clock.now = datetime(2027, 3, 1, 10, 45)  # UTC: s2 is due (10:00 UTC) but expired at 10:30 UTC
+    w.run_once()
+    assert row(store, doomed)["status"] == "EXPIRED" and sender.sent == []
+    clock.now = datetime(2027, 3, 1, 11, 0)
+    assert w.run_once() == 1 and row(store, later)["status"] == "SENT"
