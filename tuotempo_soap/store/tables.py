@@ -137,3 +137,107 @@ messages = Table(
     Index("ix_messages_instance_created", "instance_id", "created_at"),
     Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
 )
+
+# How an instance reaches its clinic's own web services (guide A.4, B.2), and
+# where its poller stands. Secrets are not stored: ``password_env`` names the
+# environment variable that holds the password.
+clinic_integrations = Table(
+    "clinic_integrations",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("wsdl_url", String(500), nullable=False),
+    Column("endpoint_url", String(500)),
+    Column("username", String(255)),
+    Column("password_env", String(100)),
+    Column("center_lid", String(50)),
+    Column("timeout_seconds", Integer, nullable=False, default=10),
+    Column("poll_enabled", Boolean, nullable=False, default=True),
+    Column("poll_interval_seconds", Integer, nullable=False, default=300),
+    # The LAST_REQUEST_TIMESTAMP of the next SearchAppointments: the start of
+    # the last successful poll. A failed poll leaves it, so the gap is re-read.
+    Column("last_success_at", DateTime),
+    Column("next_poll_at", DateTime),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("last_error", String(1000)),
+    Column("key_entities_at", DateTime),
+    # One poller per instance at a time: a lease row, portable and crash-safe.
+    Column("poll_owner", String(64)),
+    Column("poll_lease_until", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# The clinic's key entities (KeyEntities, B.2.1.2), replaced as a whole once a day.
+clinic_resources = Table(
+    "clinic_resources",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("resource_lid", String(50), primary_key=True),
+    Column("first_name", String(50)),
+    Column("second_name", String(50)),
+)
+clinic_activities = Table(
+    "clinic_activities",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("activity_lid", String(50), primary_key=True),
+    Column("name", String(50)),
+    Column("group_lid", String(50)),
+    Column("group_name", String(50)),
+    Column("duration_minutes", Integer),
+)
+clinic_insurances = Table(
+    "clinic_insurances",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("insurance_lid", String(50), primary_key=True),
+    Column("name", String(50)),
+)
+clinic_locations = Table(
+    "clinic_locations",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("location_lid", String(50), primary_key=True),
+    Column("name", String(50)),
+)
+# Which resource offers which activity, where, under which insurance, at what price.
+clinic_relations = Table(
+    "clinic_relations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("resource_lid", String(50), nullable=False),
+    Column("activity_lid", String(50), nullable=False),
+    Column("insurance_lid", String(50)),
+    Column("location_lid", String(50)),
+    Column("price", String(50)),
+    Column("duration_minutes", Integer),
+    Index("ix_clinic_relations_instance_resource", "instance_id", "resource_lid"),
+)
+
+# A portal instance (B.3) groups centers; each is reached through the clinic
+# integration of ``via_instance_id`` with its CENTER_LID.
+portal_centers = Table(
+    "portal_centers",
+    metadata,
+    Column(
+        "portal_instance_id",
+        Integer,
+        ForeignKey("instances.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("center_lid", String(50), primary_key=True),
+    Column("name", String(100)),
+    Column(
+        "via_instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
+    ),
+)
