@@ -377,5 +377,12 @@ def wsdl_export(output: Path) -> None:
     click.echo(f"wrote {output}")
 
 
+# Registers the clinic, poll, portal, availability and appointment commands.
+from . import cli_clinic  # noqa: E402, F401
+
 if __name__ == "__main__":
-    main()
+    # Run the imported module's group: under ``python -m`` this file is also
+    # ``__main__``, and the clinic commands registered themselves on the other.
+    from tuotempo_soap.cli import main as registered_main
+
+    registered_main()

@@ -27,6 +27,7 @@ class Server:
     url: str  # http://127.0.0.1:PORT
     store: Store  # the same database, opened by the test process
     log: Path
+    database_url: str
 
     @property
     def soap_url(self) -> str:
@@ -106,7 +107,7 @@ def server(
     process, url, log = start_gunicorn(database_url, workdir)
     store = open_store(Settings.from_env({"TUOTEMPO_DATABASE_URL": database_url}), migrate=False)
     try:
-        yield Server(url=url, store=store, log=log)
+        yield Server(url=url, store=store, log=log, database_url=database_url)
     finally:
         process.terminate()
         try:

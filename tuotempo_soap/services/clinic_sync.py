@@ -1,0 +1,307 @@
+"""Instances integrated through the clinic's own web services (guide A.4, B.2.1.2).
+
+``configure`` stores how to reach the clinic; ``poll_due`` runs the scheduled
+work of every due instance: SearchAppointments since the last successful poll,
+pushed through the same use case as updateReservations (so getReservations
+and reminders see the appointments), and KeyEntities once a day.
+
+A poll holds a lease row per instance, so any number of ``tuotempo-soap poll``
+processes can run: one polls an instance at a time. A clinic that is down
+leaves ``last_success_at`` where it was: the next successful poll asks again
+from there, so no change made during the outage is lost. Failed polls back
+off exponentially.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from ..clinic import ClinicEndpoint, ClinicError, ZeepClinicClient, build_clinic_client
+from ..domain.clinic import Appointment, ClinicAppointmentStatus, KeyEntity
+from ..domain.formats import format_date, format_time
+from ..domain.reservation import Status
+from ..errors import NotFoundError, RequestValidationError
+from ..store.clinic import EntityRepository, IntegrationRepository
+from ..store.engine import Store
+from . import reservations
+from .instances import Instance, get_instance, utcnow
+
+log = logging.getLogger(__name__)
+
+ClientBuilder = Callable[[ClinicEndpoint], ZeepClinicClient]
+
+# Re-read this much before the last successful poll: clocks of clinic servers
+# drift, and re-reading is free (unchanged appointments are answered UNCHANGED).
+OVERLAP = timedelta(minutes=5)
+LEASE = timedelta(minutes=10)
+KEY_ENTITIES_EVERY = timedelta(hours=24)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def configure(
+    store: Store,
+    instance_name: str,
+    *,
+    wsdl_url: str,
+    endpoint_url: str | None = None,
+    username: str | None = None,
+    password_env: str | None = None,
+    center_lid: str | None = None,
+    timeout_seconds: int = 10,
+    poll_interval_seconds: int = 300,
+    poll_enabled: bool = True,
+) -> None:
+    if not wsdl_url.startswith(("http://", "https://", "file://", "/")):
+        raise RequestValidationError("the WSDL must be an http(s) URL or a file", field="wsdl")
+    if username and not password_env:
+        raise RequestValidationError(
+            "name the environment variable that holds the password (--password-env)",
+            field="password-env",
+        )
+    instance = get_instance(store, instance_name)
+    with store.unit_of_work(write=True) as connection:
+        IntegrationRepository(connection).save(
+            instance.id,
+            {
+                "wsdl_url": wsdl_url,
+                "endpoint_url": endpoint_url,
+                "username": username,
+                "password_env": password_env,
+                "center_lid": center_lid,
+                "timeout_seconds": timeout_seconds,
+                "poll_interval_seconds": poll_interval_seconds,
+                "poll_enabled": poll_enabled,
+                "next_poll_at": None,
+                "consecutive_failures": 0,
+                "updated_at": utcnow(),
+            },
+        )
+
+
+def integration(store: Store, instance: Instance) -> RowMapping:
+    with store.unit_of_work() as connection:
+        row = IntegrationRepository(connection).get(instance.id)
+    if row is None:
+        raise NotFoundError(
+            f"{instance.name} has no clinic web services configured (tuotempo-soap clinic set ...)",
+            field="instance",
+        )
+    return row
+
+
+def endpoint_of(
+    row: RowMapping, env: Mapping[str, str] | None = None, *, timeout: float | None = None
+) -> ClinicEndpoint:
+    env = os.environ if env is None else env
+    password = env.get(row["password_env"]) if row["password_env"] else None
+    return ClinicEndpoint(
+        wsdl_url=row["wsdl_url"],
+        endpoint_url=row["endpoint_url"],
+        username=row["username"],
+        password=password,
+        center_lid=row["center_lid"],
+        timeout_seconds=float(timeout or row["timeout_seconds"]),
+    )
+
+
+@dataclass
+class PollOutcome:
+    instance: str
+    ok: bool
+    appointments: int = 0
+    stored: int = 0
+    entities: int | None = None
+    skipped: bool = False  # another poller holds the lease
+    error: str | None = None
+
+
+def poll_due(
+    store: Store,
+    *,
+    owner: str,
+    build: ClientBuilder = build_clinic_client,
+    now: datetime | None = None,
+    max_items: int = 1000,
+    only: str | None = None,
+) -> list[PollOutcome]:
+    """Poll every instance that is due (or just ``only``, due or not)."""
+    now = now or utcnow()
+    with store.unit_of_work() as connection:
+        rows = IntegrationRepository(connection).due(now if only is None else datetime.max)
+    outcomes = []
+    for row in rows:
+        if only is not None and row["instance_name"] != only:
+            continue
+        outcomes.append(_poll(store, row, owner=owner, build=build, now=now, max_items=max_items))
+    return outcomes
+
+
+def _poll(
+    store: Store,
+    row: RowMapping,
+    *,
+    owner: str,
+    build: ClientBuilder,
+    now: datetime,
+    max_items: int,
+) -> PollOutcome:
+    name = row["instance_name"]
+    instance = get_instance(store, name)
+    with store.unit_of_work(write=True) as connection:
+        if not IntegrationRepository(connection).acquire(instance.id, owner, now, now + LEASE):
+            return PollOutcome(name, ok=True, skipped=True)
+    outcome = PollOutcome(name, ok=False)
+    values: dict[str, Any] = {"updated_at": now}
+    try:
+        client = build(endpoint_of(row))
+        since = row["last_success_at"]
+        appointments = client.search_appointments(
+            changed_since=(since - OVERLAP).replace(tzinfo=UTC) if since else None,
+            center_lid=row["center_lid"],
+        )
+        outcome.appointments = len(appointments)
+        outcome.stored = _store_appointments(store, instance, appointments, max_items)
+        if row["key_entities_at"] is None or now - row["key_entities_at"] >= KEY_ENTITIES_EVERY:
+            entities = client.key_entities(center_lid=row["center_lid"])
+            _store_entities(store, instance, entities)
+            outcome.entities = len(entities)
+            values["key_entities_at"] = now
+        values.update(
+            last_success_at=now,
+            consecutive_failures=0,
+            last_error=None,
+            next_poll_at=now + timedelta(seconds=row["poll_interval_seconds"]),
+        )
+        outcome.ok = True
+    except ClinicError as exc:
+        failures = int(row["consecutive_failures"]) + 1
+        delay = min(
+            MAX_BACKOFF, timedelta(seconds=row["poll_interval_seconds"]) * 2 ** (failures - 1)
+        )
+        values.update(
+            consecutive_failures=failures,
+            last_error=exc.message[:1000],
+            next_poll_at=now + min(delay, MAX_BACKOFF),
+        )
+        outcome.error = exc.message
+        log.warning("poll of %s failed (%s); next try in %s", name, exc.code, delay)
+    finally:
+        with store.unit_of_work(write=True) as connection:
+            IntegrationRepository(connection).finish(instance.id, owner, values)
+    return outcome
+
+
+_CLINIC_STATUS = {
+    ClinicAppointmentStatus.CONFIRMED: Status.APPROVED.value,
+    # Cancelled at the clinic (desk, phone): the clinic's side, not the patient's.
+    ClinicAppointmentStatus.CANCELLED: Status.CANCELLED_BY_ADMIN.value,
+}
+
+
+def _resource_name(appointment: Appointment) -> str | None:
+    parts = [p for p in (appointment.resource_first_name, appointment.resource_second_name) if p]
+    return " ".join(parts)[:50] or None
+
+
+def reservation_item(appointment: Appointment) -> dict[str, object]:
+    """A clinic appointment as the reservation the HIS would have pushed."""
+    return {
+        "APP_LID": appointment.app_lid,
+        "APP_TID": appointment.app_tid,
+        "APP_DATE": format_date(appointment.date),
+        "APP_START_TIME": format_time(appointment.start),
+        "APP_END_TIME": format_time(appointment.end) if appointment.end else None,
+        "USER_LID": appointment.user_lid,
+        "USER_TID": appointment.user_tid,
+        "USER_MOBILE_PHONE": appointment.mobile_phone,
+        "USER_EMAIL": appointment.email,
+        "INSURANCE_LID": appointment.insurance_lid,
+        "ACTIVITY_LID": appointment.activity_lid,
+        "RESOURCE_LID": appointment.resource_lid,
+        "RESOURCE_NAME": _resource_name(appointment),
+        "LOCATION_LID": appointment.location_lid,
+        "LOCATION_NAME": appointment.location_name,
+        "STATUS": _CLINIC_STATUS[appointment.status],
+    }
+
+
+def _store_appointments(
+    store: Store, instance: Instance, appointments: list[Appointment], max_items: int
+) -> int:
+    stored = 0
+    items = [reservation_item(a) for a in appointments]
+    for start in range(0, len(items), max_items):
+        batch = reservations.update_reservations(
+            store, instance, items[start : start + max_items], max_items=max_items
+        )
+        stored += sum(1 for item in batch.items if item.ok)
+        for item in batch.items:
+            if item.error is not None:
+                log.warning(
+                    "clinic appointment %s of %s refused: %s",
+                    item.app_lid,
+                    instance.name,
+                    item.error.code,
+                )
+    return stored
+
+
+def _store_entities(store: Store, instance: Instance, entities: list[KeyEntity]) -> None:
+    resources: dict[str, dict[str, Any]] = {}
+    activities: dict[str, dict[str, Any]] = {}
+    insurances: dict[str, dict[str, Any]] = {}
+    locations: dict[str, dict[str, Any]] = {}
+    relations = []
+    for e in entities:
+        resources[e.resource_lid] = {
+            "resource_lid": e.resource_lid,
+            "first_name": e.resource_first_name,
+            "second_name": e.resource_second_name,
+        }
+        activities[e.activity_lid] = {
+            "activity_lid": e.activity_lid,
+            "name": e.activity_name,
+            "group_lid": e.activity_group_lid,
+            "group_name": e.activity_group_name,
+            "duration_minutes": e.duration_minutes,
+        }
+        if e.insurance_lid:
+            insurances[e.insurance_lid] = {
+                "insurance_lid": e.insurance_lid,
+                "name": e.insurance_name,
+            }
+        if e.location_lid:
+            locations[e.location_lid] = {"location_lid": e.location_lid, "name": e.location_name}
+        relations.append(
+            {
+                "resource_lid": e.resource_lid,
+                "activity_lid": e.activity_lid,
+                "insurance_lid": e.insurance_lid,
+                "location_lid": e.location_lid,
+                "price": e.price,
+                "duration_minutes": e.duration_minutes,
+            }
+        )
+    with store.unit_of_work(write=True) as connection:
+        EntityRepository(connection).replace(
+            instance.id,
+            {
+                "resources": list(resources.values()),
+                "activities": list(activities.values()),
+                "insurances": list(insurances.values()),
+                "locations": list(locations.values()),
+                "relations": relations,
+            },
+        )
+
+
+def entity_counts(store: Store, instance: Instance) -> dict[str, int]:
+    with store.unit_of_work() as connection:
+        return EntityRepository(connection).counts(instance.id)
