@@ -241,3 +241,81 @@ portal_centers = Table(
         "via_instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False
     ),
 )
+
+# Reminder rules of an instance (JSON of domain.reminders.ReminderRules), and
+# how far its planner has read the reservations' change sequence.
+reminder_settings = Table(
+    "reminder_settings",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("rules_json", Text, nullable=False),
+    Column("planner_seq", BigInteger, nullable=False, default=0),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Planned patient communications (reminders, change and cancellation notices,
+# post-visit messages, acknowledgements) and the outbox message each became.
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reservation_ids", String(500), nullable=False),
+    Column("day", Date),
+    Column("offset_hours", Integer),
+    Column("due_at", DateTime, nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("language", String(10)),
+    # PLANNED -> QUEUED (handed to the outbox) | CANCELLED (appointment moved or
+    # cancelled before it went out) | SKIPPED (with the reason).
+    Column("status", String(16), nullable=False),
+    Column("message_id", BigInteger),
+    Column("snapshot", Text),  # the appointment fields the text was built from (JSON)
+    Column("reason", String(500)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("instance_id", "key", name="uq_reminders_instance_key"),
+    Index("ix_reminders_due", "status", "due_at"),
+    Index("ix_reminders_message", "message_id"),
+)
+
+# What happened and why, for operators: planned, skipped (and why), queued,
+# replies received, answers applied, clinic told.
+reminder_events = Table(
+    "reminder_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("reservation_id", BigInteger),
+    Column("reminder_id", BigInteger),
+    Column("event", String(32), nullable=False),
+    Column("detail", String(1000)),
+    Column("at", DateTime, nullable=False),
+    Index("ix_reminder_events_instance_reservation", "instance_id", "reservation_id"),
+)
+
+# Patient cancellations to forward to clinics with web services (A.4.2
+# CancelAppointment), retried until they succeed or are marked FAILED.
+clinic_callbacks = Table(
+    "clinic_callbacks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("reservation_id", BigInteger, nullable=False),
+    Column("app_lid", String(50), nullable=False),
+    Column("user_lid", String(50)),
+    Column("action", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # PENDING, DONE, FAILED
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("last_error", String(1000)),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("instance_id", "reservation_id", "action", name="uq_clinic_callbacks_once"),
+    Index("ix_clinic_callbacks_due", "status", "next_attempt_at"),
+)

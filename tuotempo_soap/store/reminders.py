@@ -1,0 +1,189 @@
+"""SQL of reminders: rules, planned communications, the operator's event log,
+and the queue of cancellations to forward to clinics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, desc, insert, select, update
+
+from .tables import clinic_callbacks, messages, reminder_events, reminder_settings, reminders
+
+
+def ids_text(ids: Iterable[int]) -> str:
+    """Reservation ids as stored: ``,12,15,`` so a LIKE '%,12,%' finds one exactly."""
+    return "," + ",".join(str(i) for i in sorted(set(ids))) + ","
+
+
+def ids_of(text: str) -> list[int]:
+    return [int(part) for part in text.strip(",").split(",") if part]
+
+
+class ReminderSettingsRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def get(self, instance_id: int) -> RowMapping | None:
+        query = select(reminder_settings).where(reminder_settings.c.instance_id == instance_id)
+        return self.connection.execute(query).mappings().first()
+
+    def all(self) -> Sequence[RowMapping]:
+        return self.connection.execute(select(reminder_settings)).mappings().all()
+
+    def save(self, instance_id: int, rules_json: str, now: datetime) -> None:
+        if self.get(instance_id) is None:
+            self.connection.execute(
+                insert(reminder_settings).values(
+                    instance_id=instance_id, rules_json=rules_json, planner_seq=0, updated_at=now
+                )
+            )
+        else:
+            self.connection.execute(
+                update(reminder_settings)
+                .where(reminder_settings.c.instance_id == instance_id)
+                .values(rules_json=rules_json, updated_at=now)
+            )
+
+    def advance(self, instance_id: int, seq: int) -> None:
+        self.connection.execute(
+            update(reminder_settings)
+            .where(reminder_settings.c.instance_id == instance_id)
+            .values(planner_seq=seq)
+        )
+
+
+class ReminderRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def for_reservation(self, instance_id: int, reservation_id: int) -> Sequence[RowMapping]:
+        c = reminders.c
+        query = select(reminders).where(
+            c.instance_id == instance_id, c.reservation_ids.like(f"%,{reservation_id},%")
+        )
+        return self.connection.execute(query).mappings().all()
+
+    def by_keys(self, instance_id: int, keys: Iterable[str]) -> dict[str, RowMapping]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        query = select(reminders).where(
+            reminders.c.instance_id == instance_id, reminders.c.key.in_(wanted)
+        )
+        return {row["key"]: row for row in self.connection.execute(query).mappings()}
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.connection.execute(insert(reminders), rows)
+
+    def change(self, reminder_id: int, values: dict[str, Any]) -> None:
+        self.connection.execute(
+            update(reminders).where(reminders.c.id == reminder_id).values(**values)
+        )
+
+    def cancel_planned(self, ids: Iterable[int], reason: str, now: datetime) -> None:
+        wanted = list(ids)
+        if wanted:
+            self.connection.execute(
+                update(reminders)
+                .where(reminders.c.id.in_(wanted), reminders.c.status == "PLANNED")
+                .values(status="CANCELLED", reason=reason, updated_at=now)
+            )
+
+    def due(self, now: datetime, limit: int) -> Sequence[RowMapping]:
+        query = (
+            select(reminders)
+            .where(reminders.c.status == "PLANNED", reminders.c.due_at <= now)
+            .order_by(reminders.c.due_at, reminders.c.id)
+            .limit(limit)
+        )
+        return self.connection.execute(query).mappings().all()
+
+    def planned_between(
+        self, instance_id: int, start: datetime, end: datetime
+    ) -> Sequence[RowMapping]:
+        c = reminders.c
+        query = (
+            select(reminders)
+            .where(c.instance_id == instance_id, c.due_at >= start, c.due_at < end)
+            .order_by(c.due_at, c.id)
+        )
+        return self.connection.execute(query).mappings().all()
+
+    def latest_sent_to(self, recipients: Sequence[str], kinds: Sequence[str]) -> RowMapping | None:
+        """The last reminder that actually went out to this number or address."""
+        c = reminders.c
+        query = (
+            select(reminders, messages.c.sent_at)
+            .join(messages, messages.c.id == c.message_id)
+            .where(
+                c.recipient.in_(recipients),
+                c.kind.in_(kinds),
+                messages.c.status.in_(["SENT", "DELIVERED"]),
+            )
+            .order_by(desc(messages.c.sent_at), desc(c.id))
+            .limit(1)
+        )
+        return self.connection.execute(query).mappings().first()
+
+    def by_message(self, message_id: int) -> RowMapping | None:
+        query = select(reminders).where(reminders.c.message_id == message_id)
+        return self.connection.execute(query).mappings().first()
+
+    def get(self, reminder_id: int) -> RowMapping | None:
+        query = select(reminders).where(reminders.c.id == reminder_id)
+        return self.connection.execute(query).mappings().first()
+
+
+class EventRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.connection.execute(insert(reminder_events), rows)
+
+    def for_reservation(self, instance_id: int, reservation_id: int) -> Sequence[RowMapping]:
+        c = reminder_events.c
+        query = (
+            select(reminder_events)
+            .where(c.instance_id == instance_id, c.reservation_id == reservation_id)
+            .order_by(c.at, c.id)
+        )
+        return self.connection.execute(query).mappings().all()
+
+
+class CallbackRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def exists(self, instance_id: int, reservation_id: int, action: str) -> bool:
+        c = clinic_callbacks.c
+        query = select(c.id).where(
+            c.instance_id == instance_id, c.reservation_id == reservation_id, c.action == action
+        )
+        return self.connection.execute(query).first() is not None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.connection.execute(insert(clinic_callbacks).values(**row))
+
+    def due(self, now: datetime, limit: int) -> Sequence[RowMapping]:
+        c = clinic_callbacks.c
+        query = (
+            select(clinic_callbacks)
+            .where(c.status == "PENDING", c.next_attempt_at <= now)
+            .order_by(c.next_attempt_at, c.id)
+            .limit(limit)
+        )
+        return self.connection.execute(query).mappings().all()
+
+    def record(self, callback_id: int, values: dict[str, Any]) -> None:
+        self.connection.execute(
+            update(clinic_callbacks).where(clinic_callbacks.c.id == callback_id).values(**values)
+        )
+
+    def for_instance(self, instance_id: int) -> Sequence[RowMapping]:
+        query = select(clinic_callbacks).where(clinic_callbacks.c.instance_id == instance_id)
+        return self.connection.execute(query).mappings().all()
