@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from . import clock
 from .config import Settings
 from .domain.message import Channel
 from .errors import NotFoundError, StoreUnavailableError, TuotempoError
@@ -26,9 +27,11 @@ DEMO_USER = "demo"
 
 def _settings() -> Settings:
     try:
-        return Settings.from_env()
+        settings = Settings.from_env()
     except ValueError as exc:
         raise click.ClickException(f"bad setting: {exc}") from None
+    clock.configure(settings.clock_file)
+    return settings
 
 
 def _store() -> Store:

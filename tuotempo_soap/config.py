@@ -69,6 +69,11 @@ class Settings:
     max_send_attempts: int = 6
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
+    # Signs the confirm/cancel links of e-mails; set it in production (and the
+    # same on every server), else a key is kept in the data directory.
+    secret_key: str | None = None
+    public_url: str | None = None  # how patients reach this server (links in e-mails)
+    clock_file: Path | None = None  # tests only: see tuotempo_soap.clock
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +99,9 @@ class Settings:
             max_send_attempts=_int(env, "TUOTEMPO_MAX_SEND_ATTEMPTS", 6),
             retry_base_seconds=_float(env, "TUOTEMPO_RETRY_BASE_SECONDS", 30.0),
             retry_max_seconds=_float(env, "TUOTEMPO_RETRY_MAX_SECONDS", 3600.0),
+            secret_key=env.get("TUOTEMPO_SECRET_KEY") or None,
+            public_url=(env.get("TUOTEMPO_PUBLIC_URL") or "").rstrip("/") or None,
+            clock_file=Path(env["TUOTEMPO_CLOCK_FILE"]) if env.get("TUOTEMPO_CLOCK_FILE") else None,
         )
 
     @property

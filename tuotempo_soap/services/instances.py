@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import IntegrityError
 
+from .. import clock
 from ..domain.phones import is_valid_region
 from ..errors import AuthenticationError, ConflictError, NotFoundError, RequestValidationError
 from ..store.engine import Store
@@ -40,7 +41,7 @@ class Instance:
 
 def utcnow() -> datetime:
     """Naive UTC: the store keeps every timestamp in UTC without an offset."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.utcnow()
 
 
 def _instance(row: object) -> Instance:

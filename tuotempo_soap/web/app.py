@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
+from .. import clock
 from ..config import Settings
 from ..dispatch.config import DispatchConfig, load_dispatch_config
 from ..soap.application import build_soap_wsgi, build_wsdl
@@ -146,5 +147,6 @@ def _fault(
 def create_app(settings: Settings | None = None) -> TuotempoApp:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
+    clock.configure(settings.clock_file)
     dispatch = load_dispatch_config(settings.senders_file, settings.data_dir)
     return TuotempoApp(settings, open_store(settings), dispatch)
