@@ -223,3 +223,20 @@ def test_scheduled_and_expired(store: Store, tuned: Settings, clock: Clock) -> N
     assert row(store, doomed)["status"] == "EXPIRED" and sender.sent == []
     clock.now = datetime(2027, 3, 1, 11, 0)
     assert w.run_once() == 1 and row(store, later)["status"] == "SENT"
+
+
+def test_worker_gives_back_what_it_cannot_send_within_its_lease(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, ids = queue(store, clock, "g1", "g2", "g3")
+
+    class Slow(ScriptedSender):
+        def send(self, message: OutgoingMessage) -> SendResult:
+            clock.now += timedelta(seconds=25)  # each send takes 25 s of a 60 s lease
+            return super().send(message)
+
+    sender = Slow()
+    assert worker(store, sender, tuned, clock).run_once() == 2  # the third would pass 45 s
+    states = [row(store, mid)["status"] for mid in ids]
+    assert states == ["SENT", "SENT", "QUEUED"]
+    assert row(store, ids[2])["attempts"] == 0 and row(store, ids[2])["claimed_by"] is None

@@ -72,9 +72,21 @@ class OutboxWorker:
             batch = repo.claim(now, self.worker_id, lease, self.settings.worker_batch_size)
         if expired:
             log.info("expired %d message(s) before sending", expired)
-        for row in batch:
+        # Stop well before the lease ends: past it another worker may take the
+        # same messages, and only providers that honour idempotency keys would
+        # drop the duplicate. What is left goes back to the queue at once.
+        deadline = lease - timedelta(seconds=self.settings.worker_lease_seconds / 4)
+        for index, row in enumerate(batch):
+            if self.clock() >= deadline:
+                self._release([int(r["id"]) for r in batch[index:]])
+                return index
             self._send(row)
         return len(batch)
+
+    def _release(self, message_ids: list[int]) -> None:
+        with self.store.unit_of_work(write=True) as connection:
+            MessageRepository(connection).release(message_ids, self.worker_id, self.clock())
+        log.info("gave %d message(s) back before their lease ran out", len(message_ids))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> int:
         """Loop until ``stop`` is set (or the queue is empty, with ``once``)."""

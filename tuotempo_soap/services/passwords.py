@@ -23,7 +23,15 @@ _hasher = PasswordHasher()
 _process_key = secrets.token_bytes(32)
 # Verified against when the user does not exist, so that an unknown user costs
 # the same time as a wrong password and names cannot be probed.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    # Built on first use, not at import: workers and the CLI never need it.
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -66,7 +74,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     if stored_hash is not None and _cache.hit(stored_hash, password):
         return True
     try:
-        _hasher.verify(stored_hash or _DUMMY_HASH, password)
+        _hasher.verify(stored_hash or _dummy(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     if stored_hash is None:

@@ -182,6 +182,25 @@ class MessageRepository:
         )
         return bool(self.connection.execute(statement).rowcount)
 
+    def release(self, message_ids: list[int], worker: str, now: datetime) -> None:
+        """Give unsent claimed messages back (their attempt is not counted)."""
+        c = messages.c
+        self.connection.execute(
+            update(messages)
+            .where(
+                c.id.in_(message_ids),
+                c.claimed_by == worker,
+                c.status == MessageStatus.SENDING.value,
+            )
+            .values(
+                status=MessageStatus.QUEUED.value,
+                attempts=c.attempts - 1,
+                lease_until=None,
+                claimed_by=None,
+                updated_at=now,
+            )
+        )
+
     def remember_provider_id(self, message_id: int, provider: str, provider_id: str | None) -> None:
         c = messages.c
         self.connection.execute(

@@ -1,0 +1,626 @@
+"""How many messages per second does the outbox worker send, with 1 and 2 processes?
+
+For each configuration, in one run:
+
+* a fresh database (a SQLite file by default; ``--postgres`` creates a
+  temporary database on the local server and drops it at the end), migrated,
+  with one instance;
+* the start-up cost of a worker process: ``tuotempo-soap worker --once`` on
+  the still empty queue (median of ``--startup-runs``), so the throughput can
+  be read net of it;
+* ``--messages`` SMS queued with ``update_messages`` in batches of 500;
+* an HTTP sink on 127.0.0.1 in this process (a ``ThreadingHTTPServer`` that
+  answers 200 JSON with an id, counting requests and distinct Idempotency-Key
+  values) and a senders file routing SMS to it (type http, json, no rate limit);
+* K worker processes (``python -m tuotempo_soap.cli worker --once``) started
+  together and timed until the last one exits (bounded by ``--timeout``).
+
+Usage (from the repository root)::
+
+    python bench/bench_dispatch.py                        # SQLite, 1 worker
+    python bench/bench_dispatch.py --postgres             # PostgreSQL, 1 and 2 workers
+    python bench/bench_dispatch.py --all                  # both, one table
+    python bench/bench_dispatch.py --sqlite-workers 1,2   # opt-in: 2 workers on SQLite
+    python bench/bench_dispatch.py --postgres --workers 1 --profile
+
+Only timings are reported; nothing is asserted about them. Every
+configuration is checked outside the timed span: the messages' final status
+values are counted in the database, and the sink's requests are compared with
+its distinct idempotency keys (the difference is a duplicate send).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import re
+import resource
+import secrets
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from tuotempo_soap.config import Settings
+from tuotempo_soap.services import instances
+from tuotempo_soap.services.messages import MessageAction, update_messages
+from tuotempo_soap.store import tables
+from tuotempo_soap.store.bootstrap import open_store
+from tuotempo_soap.store.engine import Store, build_engine
+
+QUEUE_BATCH = 500
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+INSTANCE = "tt_bench_dispatch"
+PROVIDER = "sink"
+TEXTS = (
+    "Recordatorio: tiene cita el {day}/03 a las {hour}:30 en Clinica Centro. "
+    "Responda 1 para confirmar o 2 para anular.",
+    "Su cita del {day}/04 a las {hour}:15 ha sido confirmada. Gracias.",
+)
+ATTEMPTED = re.compile(r"(\d+) message\(s\) attempted")
+
+
+# --- the HTTP sink -------------------------------------------------------------
+
+
+class Sink:
+    """A gateway that accepts everything: 200 and ``{"id": ...}`` for every POST.
+
+    HTTP/1.1 with Content-Length, so the sender's ``requests.Session`` keeps
+    its connection alive, as it would with a real provider; TCP_NODELAY, or
+    the body, written after the headers, waits for the client's delayed ACK
+    (Nagle): about 40 ms per request on Linux, which would be all we measure.
+    """
+
+    def __init__(self, delay_seconds: float = 0.0) -> None:
+        self.delay_seconds = delay_seconds
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.keys: set[str] = set()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                key = self.headers.get("Idempotency-Key") or ""
+                if sink.delay_seconds:
+                    time.sleep(sink.delay_seconds)
+                with sink.lock:
+                    sink.requests += 1
+                    sink.keys.add(key)
+                data = json.dumps({"id": f"sink-{key}", "status": "accepted"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def senders_config(url: str) -> dict[str, Any]:
+    """Every SMS to the sink; no rate limit (no rate_per_second), so only the worker counts."""
+    return {
+        "providers": {
+            PROVIDER: {
+                "type": "http",
+                "url": url,
+                "method": "POST",
+                "format": "json",
+                "fields": {"to": "to", "text": "text", "sender_id": "from", "reference": "ref"},
+                "idempotency_header": "Idempotency-Key",
+                "message_id_path": "id",
+                "timeout_seconds": 10,
+            }
+        },
+        "routes": {"*": {"SMS": PROVIDER}},
+    }
+
+
+# --- the queue -----------------------------------------------------------------
+
+
+def make_items(rng: random.Random, start: int, count: int) -> list[dict[str, str]]:
+    """``count`` SMS as the HIS sends them: distinct LEGACY_IDs, Spanish mobiles."""
+    return [
+        {
+            "LEGACY_ID": f"BENCH-{n:07d}",
+            "CHANNEL": "SMS",
+            "TO": f"6{rng.randrange(10**8):08d}",
+            "TEXT": rng.choice(TEXTS).format(day=rng.randrange(10, 29), hour=rng.randrange(8, 20)),
+            "SENDER": "CLINICA",
+        }
+        for n in range(start, start + count)
+    ]
+
+
+def queue_messages(store: Store, instance: instances.Instance, total: int, seed: int) -> float:
+    """Queue ``total`` messages in batches of QUEUE_BATCH; seconds it took."""
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    for start in range(0, total, QUEUE_BATCH):
+        items = make_items(rng, start, min(QUEUE_BATCH, total - start))
+        outcome = update_messages(store, instance, items, max_items=QUEUE_BATCH)
+        queued = outcome.count(MessageAction.QUEUED)
+        if outcome.result != "OK" or queued != len(items):
+            errors = [item.error for item in outcome.items if item.error][:3]
+            raise RuntimeError(f"queued {queued}/{len(items)}: {outcome.result} {errors}")
+    return time.perf_counter() - started
+
+
+def status_counts(url: str) -> dict[str, int]:
+    engine = build_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = select(tables.messages.c.status, func.count()).group_by(
+                tables.messages.c.status
+            )
+            return {status: int(count) for status, count in connection.execute(query)}
+    finally:
+        engine.dispose()
+
+
+# --- databases -----------------------------------------------------------------
+
+
+@contextmanager
+def temporary_postgres(server_url: str) -> Iterator[str]:
+    """CREATE DATABASE bench_...; yields its URL; dropped afterwards."""
+    name = f"bench_dispatch_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = build_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def fresh_database(backend: str, server_url: str, workdir: Path) -> Iterator[str]:
+    if backend == "postgresql":
+        with temporary_postgres(server_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{workdir / 'bench.db'}"
+
+
+# --- worker processes ----------------------------------------------------------
+
+
+def worker_env(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, str]:
+    """This process's environment without any TUOTEMPO_*, plus the bench's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUOTEMPO_")}
+    env.update(
+        TUOTEMPO_DATABASE_URL=url,
+        TUOTEMPO_DATA_DIR=str(workdir / "data"),
+        TUOTEMPO_SENDERS_FILE=str(workdir / "senders.json"),
+        TUOTEMPO_WORKER_BATCH_SIZE=str(args.batch_size),
+        TUOTEMPO_LOG_LEVEL=args.log_level,
+    )
+    return env
+
+
+def worker_command(worker_id: str, profile_to: Path | None = None) -> list[str]:
+    module = ["-m", "tuotempo_soap.cli", "worker", "--once", "--worker-id", worker_id]
+    if profile_to is not None:
+        return [sys.executable, "-m", "cProfile", "-o", str(profile_to), *module]
+    return [sys.executable, *module]
+
+
+@dataclass
+class WorkerRun:
+    seconds: float
+    timed_out: bool
+    exit_codes: list[int | None]
+    attempted: list[int | None]
+    cpu_seconds: float  # user + system of the worker processes
+    logs: list[str] = field(default_factory=list)
+
+
+def run_workers(
+    count: int,
+    env: Mapping[str, str],
+    workdir: Path,
+    timeout: float,
+    label: str,
+    profile_to: Path | None = None,
+) -> WorkerRun:
+    """Start ``count`` workers together; wait (at most ``timeout`` s) for all to exit."""
+    logs = [workdir / f"{label}-w{k}.log" for k in range(1, count + 1)]
+    handles = [path.open("wb") for path in logs]
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    processes: list[subprocess.Popen[bytes]] = []
+    started = time.perf_counter()
+    try:
+        for k, handle in enumerate(handles, start=1):
+            processes.append(
+                subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                    worker_command(f"w{k}", profile_to if k == 1 else None),
+                    env=dict(env),
+                    cwd=workdir,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        timed_out = False
+        deadline = started + timeout
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.perf_counter()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                break
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in processes:  # only ours, by handle; a no-op for those that exited
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for handle in handles:
+            handle.close()
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    outputs = [path.read_text(errors="replace") for path in logs]
+    attempted = []
+    for output in outputs:
+        found = ATTEMPTED.search(output)
+        attempted.append(int(found.group(1)) if found else None)
+    return WorkerRun(
+        seconds=elapsed,
+        timed_out=timed_out,
+        exit_codes=[process.returncode for process in processes],
+        attempted=attempted,
+        cpu_seconds=cpu,
+        logs=outputs,
+    )
+
+
+def check_workers(run: WorkerRun, what: str) -> None:
+    if run.timed_out or any(code != 0 for code in run.exit_codes):
+        tail = "\n".join(log[-1500:] for log in run.logs)
+        raise RuntimeError(
+            f"{what}: exit codes {run.exit_codes}, timed out: {run.timed_out}\n{tail}"
+        )
+
+
+# --- one configuration ---------------------------------------------------------
+
+
+@dataclass
+class Result:
+    backend: str
+    workers: int
+    messages: int
+    seconds: float
+    startup_seconds: float
+    queue_seconds: float
+    requests: int
+    distinct_keys: int
+    statuses: dict[str, int]
+    per_worker: list[int | None]
+    worker_cpu_seconds: float
+    sink_cpu_seconds: float
+    timed_out: bool
+    exit_codes: list[int | None]
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+    @property
+    def net_rate(self) -> float | None:
+        # The workers start in parallel: their start-up is paid once per run.
+        net = self.seconds - self.startup_seconds
+        return self.messages / net if net > 0 else None
+
+    @property
+    def all_sent(self) -> bool:
+        return self.statuses == {"SENT": self.messages}
+
+
+def run_config(
+    args: argparse.Namespace, backend: str, workers: int, workdir: Path, profile: bool
+) -> Result:
+    with fresh_database(backend, args.postgres_server, workdir) as url:
+        settings = Settings.from_env(
+            {
+                "TUOTEMPO_DATABASE_URL": url,
+                "TUOTEMPO_DATA_DIR": str(workdir / "data"),
+                "TUOTEMPO_AUTO_MIGRATE": "false",  # migrated just below, explicitly
+                "TUOTEMPO_LOG_LEVEL": "WARNING",
+            }
+        )
+        store = open_store(settings, migrate=True)
+        sink = Sink(args.sink_delay_ms / 1000)
+        try:
+            instance = instances.create_instance(store, INSTANCE)
+            (workdir / "senders.json").write_text(json.dumps(senders_config(sink.url), indent=2))
+            env = worker_env(args, url, workdir)
+
+            startups = []
+            for n in range(args.startup_runs):
+                empty = run_workers(1, env, workdir, args.timeout, f"startup{n}")
+                check_workers(empty, "worker --once on an empty queue")
+                startups.append(empty.seconds)
+
+            queue_seconds = queue_messages(store, instance, args.messages, args.seed)
+            store.dispose()
+
+            profile_to = workdir / "worker.prof" if profile else None
+            cpu_before = time.process_time()
+            run = run_workers(workers, env, workdir, args.timeout, f"run{workers}", profile_to)
+            sink_cpu = time.process_time() - cpu_before
+            with sink.lock:
+                requests, distinct = sink.requests, len(sink.keys)
+        finally:
+            sink.close()
+            store.dispose()
+        if run.timed_out or any(code != 0 for code in run.exit_codes):
+            print(
+                f"!! {backend}, {workers} worker(s): exit codes {run.exit_codes}, "
+                f"timed out: {run.timed_out}; last lines of the first log:\n"
+                f"{run.logs[0][-1500:] if run.logs else ''}",
+                file=sys.stderr,
+            )
+        statuses = status_counts(url)
+    if profile_to is not None and profile_to.exists():
+        print_profile(profile_to, backend, args.top)
+    return Result(
+        backend=backend,
+        workers=workers,
+        messages=args.messages,
+        seconds=run.seconds,
+        startup_seconds=statistics.median(startups) if startups else 0.0,
+        queue_seconds=queue_seconds,
+        requests=requests,
+        distinct_keys=distinct,
+        statuses=statuses,
+        per_worker=run.attempted,
+        worker_cpu_seconds=run.cpu_seconds,
+        sink_cpu_seconds=sink_cpu,
+        timed_out=run.timed_out,
+        exit_codes=run.exit_codes,
+    )
+
+
+# --- output --------------------------------------------------------------------
+
+
+def print_profile(path: Path, backend: str, top: int) -> None:
+    prefixes = sorted(
+        {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["stdlib"], str(ROOT)},
+        key=len,
+        reverse=True,
+    )
+    for order in ("cumulative", "tottime"):
+        print(f"\ncProfile of worker w1 ({backend}), top {top} by {order}:")
+        out = io.StringIO()
+        pstats.Stats(str(path), stream=out).sort_stats(order).print_stats(top)
+        lines = out.getvalue().splitlines()
+        start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+        for line in lines[start:]:
+            if line.strip():
+                for prefix in prefixes:
+                    line = line.replace(prefix + os.sep, "")
+                print(line)
+    print()
+
+
+COLUMNS = (
+    ("backend", 10),
+    ("workers", 7),
+    ("messages", 8),
+    ("seconds", 8),
+    ("msg/s", 7),
+    ("start-up s", 10),
+    ("net msg/s", 9),
+    ("sink req", 8),
+    ("keys", 6),
+    ("dups", 4),
+    ("all SENT", 8),
+    ("per worker", 10),
+    ("worker CPU s", 12),
+    ("sink CPU s", 10),
+)
+
+
+def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
+    print(
+        f"\noutbox -> HTTP sink on 127.0.0.1; batch size {args.batch_size}, sink delay "
+        f"{args.sink_delay_ms:g} ms, log level {args.log_level}; {os.cpu_count()} CPUs; "
+        f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}"
+    )
+    print("  ".join(f"{name:>{width}}" for name, width in COLUMNS))
+    for r in results:
+        # A run cut short by --timeout has no rate: it did not send them all.
+        rate = "-" if r.timed_out else f"{r.rate:.0f}"
+        net = "-" if r.timed_out or r.net_rate is None else f"{r.net_rate:.0f}"
+        split = "/".join("?" if n is None else str(n) for n in r.per_worker)
+        sent = "timeout" if r.timed_out else "yes" if r.all_sent else "NO"
+        cells = (
+            r.backend,
+            r.workers,
+            r.messages,
+            f"{r.seconds:.2f}",
+            rate,
+            f"{r.startup_seconds:.2f}",
+            net,
+            r.requests,
+            r.distinct_keys,
+            r.requests - r.distinct_keys,
+            sent,
+            split,
+            f"{r.worker_cpu_seconds:.2f}",
+            f"{r.sink_cpu_seconds:.2f}",
+        )
+        print(
+            "  ".join(f"{cell!s:>{width}}" for cell, (_, width) in zip(cells, COLUMNS, strict=True))
+        )
+    for r in results:
+        if not r.all_sent:
+            print(f"  {r.backend}, {r.workers} worker(s): final statuses {r.statuses}")
+    queued = ", ".join(f"{r.backend} {r.messages / r.queue_seconds:.0f}/s" for r in results)
+    print(
+        "  seconds: first worker started -> last exited; start-up s: median `worker --once` on "
+        "an empty queue;\n  net msg/s: messages / (seconds - start-up s); worker CPU s: user+sys "
+        "of all workers;\n  sink CPU s: this process (the sink) during the run. "
+        f"Queueing (update_messages, {QUEUE_BATCH}/call): {queued}"
+    )
+
+
+# --- arguments -----------------------------------------------------------------
+
+
+def positive(text_value: str) -> int:
+    value = int(text_value)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def counts(text_value: str) -> list[int]:
+    try:
+        values = [int(part) for part in text_value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of numbers, e.g. 1,2") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("worker counts must be 1 or more")
+    return values
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--postgres",
+        action="store_true",
+        help="PostgreSQL only: a temporary database (CREATE DATABASE bench_dispatch_...) per "
+        "configuration on --postgres-server, dropped at the end",
+    )
+    where.add_argument("--all", action="store_true", help="SQLite, then PostgreSQL, one table")
+    parser.add_argument(
+        "--postgres-server",
+        default=os.environ.get("TUOTEMPO_TEST_DATABASE_URL") or DEFAULT_PG_SERVER,
+        help="server used by --postgres (default: $TUOTEMPO_TEST_DATABASE_URL or "
+        f"{DEFAULT_PG_SERVER})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=counts,
+        default=[1, 2],
+        help="worker processes on PostgreSQL, comma-separated (default 1,2)",
+    )
+    parser.add_argument(
+        "--sqlite-workers",
+        type=counts,
+        default=[1],
+        help="worker processes on SQLite (default 1, the supported setup; 1,2 to opt in)",
+    )
+    parser.add_argument(
+        "--messages", type=positive, default=2000, help="SMS queued per run (default 2000)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive,
+        default=50,
+        help="TUOTEMPO_WORKER_BATCH_SIZE of the workers (default 50)",
+    )
+    parser.add_argument(
+        "--sink-delay-ms", type=float, default=0.0, help="sink answer delay (default 0)"
+    )
+    parser.add_argument(
+        "--startup-runs",
+        type=positive,
+        default=3,
+        help="`worker --once` runs on the empty queue; the median is reported (default 3)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="seconds the workers of one run may take before they are killed (default 600)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="TUOTEMPO_LOG_LEVEL of the workers (default WARNING; INFO logs every message)",
+    )
+    parser.add_argument("--seed", type=int, default=20240521, help="seed for the generated data")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="run worker w1 of each 1-worker run under cProfile (slower) and print its top",
+    )
+    parser.add_argument(
+        "--top", type=positive, default=20, help="profile entries shown (default 20)"
+    )
+    args = parser.parse_args(argv)
+    if args.sink_delay_ms < 0:
+        parser.error("--sink-delay-ms must be 0 or more")
+    if args.timeout <= 0:
+        parser.error("--timeout must be more than 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan: list[tuple[str, int]] = []
+    if not args.postgres:
+        plan += [("sqlite", k) for k in args.sqlite_workers]
+    if args.postgres or args.all:
+        plan += [("postgresql", k) for k in args.workers]
+    results = []
+    for backend, workers in plan:
+        with tempfile.TemporaryDirectory(prefix="tuotempo-bench-dispatch-") as tmp:
+            result = run_config(args, backend, workers, Path(tmp), args.profile and workers == 1)
+        results.append(result)
+        print(
+            f"{backend}, {workers} worker(s): {result.messages} messages in {result.seconds:.2f}s",
+            file=sys.stderr,
+        )
+    print_table(args, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
