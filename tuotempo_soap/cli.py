@@ -285,8 +285,11 @@ def worker(once: bool, worker_id: str | None) -> None:
     import signal
     import threading
 
+    from .clinic import build_clinic_client
     from .dispatch.config import load_dispatch_config
     from .dispatch.worker import OutboxWorker
+    from .services import answers, reminders
+    from .services.links import LinkSigner, secret_key
     from .web.app import configure_logging
 
     settings = _settings()
@@ -295,7 +298,15 @@ def worker(once: bool, worker_id: str | None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    outbox = OutboxWorker(open_store(settings), dispatch, settings, worker_id=worker_id)
+    store = open_store(settings)
+    signer = LinkSigner(secret_key(settings))
+
+    def housekeeping() -> None:
+        reminders.plan_changes(store)
+        reminders.queue_due(store, signer=signer, public_url=settings.public_url)
+        answers.process_callbacks(store, build=build_clinic_client)
+
+    outbox = OutboxWorker(store, dispatch, settings, worker_id=worker_id, housekeeping=housekeeping)
     try:
         total = outbox.run(stop, once=once)
     finally:

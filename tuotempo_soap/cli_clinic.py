@@ -1,5 +1,6 @@
-"""CLI commands for clinics integrated through their own web services:
-``clinic``, ``poll``, ``portal``, ``availability`` and ``appointment``.
+"""CLI commands for clinics integrated through their own web services
+(``clinic``, ``poll``, ``portal``, ``availability``, ``appointment``) and for
+automatic reminders (``reminders``).
 
 For operators setting an integration up and for testing a clinic's web
 services by hand. Registered on the main group by ``cli``.
@@ -7,9 +8,11 @@ services by hand. Registered on the main group by ``cli``.
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import uuid
+from typing import Any
 
 import click
 
@@ -17,7 +20,7 @@ from .cli import _settings, _store, main
 from .clinic import Availability, PatientData, build_clinic_client
 from .dispatch.worker import default_worker_id
 from .domain.formats import FormatError, format_date, format_time, parse_date, parse_time
-from .services import clinic_sync, portal
+from .services import clinic_sync, portal, reminders
 from .services.instances import get_instance
 
 
@@ -305,3 +308,62 @@ def appointment_delete(portal_name: str, app_lid: str, center_lid: str | None) -
     if not result.ok:
         raise click.ClickException(f"refused: {result.error_message}")
     click.echo(f"deleted {app_lid}")
+
+
+@main.group(name="reminders")
+def reminders_group() -> None:
+    """Automatic reminders: rules, what would be sent, and why."""
+
+
+@reminders_group.command("rules")
+@click.argument("instance_name", metavar="INSTANCE")
+@click.option("--set", "rules_file", type=click.File("r"), help="JSON rules to store ('-': stdin).")
+@click.option("--defaults", is_flag=True, help="Store the built-in rules (turns reminders on).")
+def reminders_rules(instance_name: str, rules_file: Any, defaults: bool) -> None:
+    """Show or set INSTANCE's reminder rules (offsets, channels, quiet hours, templates)."""
+    store = _store()
+    if rules_file is not None or defaults:
+        try:
+            data = json.load(rules_file) if rules_file is not None else {}
+        except json.JSONDecodeError as exc:
+            raise click.ClickException(f"the rules are not JSON: {exc}") from None
+        reminders.set_rules(store, instance_name, data)
+    rules = reminders.get_rules(store, get_instance(store, instance_name))
+    if rules is None:
+        click.echo(f"{instance_name} has no reminder rules (use --defaults or --set FILE)")
+        return
+    shown = rules.to_dict()
+    shown.pop("templates", None)
+    click.echo(json.dumps(shown, indent=2, sort_keys=True, default=str))
+
+
+@reminders_group.command("plan")
+@click.argument("instance_name", metavar="INSTANCE")
+@click.option("--from", "start", required=True, help="dd/mm/yyyy")
+@click.option("--to", "end", required=True, help="dd/mm/yyyy")
+def reminders_plan(instance_name: str, start: str, end: str) -> None:
+    """Show what would be sent for appointments between two dates, and what not (why)."""
+    store = _store()
+    instance = get_instance(store, instance_name)
+    planned, skipped = reminders.preview(
+        store, instance_name, _date(start, "--from"), _date(end, "--to")
+    )
+    for item in sorted(planned, key=lambda p: p.due_at):
+        local = item.due_at.astimezone(instance.zone)
+        click.echo(
+            f"{local:%d/%m/%Y %H:%M}\t{item.kind}\t{item.channel.value}\t{item.language}\t"
+            f"reservations {','.join(str(i) for i in item.reservation_ids)}"
+        )
+    for reservation_id, reason in skipped:
+        click.echo(f"not sent\treservation {reservation_id}\t{reason}")
+
+
+@reminders_group.command("log")
+@click.argument("instance_name", metavar="INSTANCE")
+@click.argument("reservation_id", type=int)
+def reminders_log(instance_name: str, reservation_id: int) -> None:
+    """Every step taken for one reservation (RESERVATION_ID of getReservations)."""
+    store = _store()
+    instance = get_instance(store, instance_name)
+    for event in reminders.history(store, instance, reservation_id):
+        click.echo(f"{event['at']:%d/%m/%Y %H:%M:%S} UTC\t{event['event']}\t{event['detail']}")

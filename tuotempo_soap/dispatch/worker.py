@@ -55,15 +55,21 @@ class OutboxWorker:
         *,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        housekeeping: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.dispatch = dispatch
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock
+        # Runs before each batch: the reminder planner and the clinic callbacks
+        # ride on the worker's loop, so one process does all the sending.
+        self.housekeeping = housekeeping
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were attempted."""
+        if self.housekeeping is not None:
+            self.housekeeping()
         now = self.clock()
         lease = now + timedelta(seconds=self.settings.worker_lease_seconds)
         with self.store.unit_of_work(write=True) as connection:

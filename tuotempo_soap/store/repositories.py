@@ -184,6 +184,21 @@ class ReservationRepository:
         )
         return self.connection.execute(statement).mappings().all()
 
+    def by_ids(self, instance_id: int, ids: Iterable[int]) -> list[RowMapping]:
+        wanted = list(ids)
+        if not wanted:
+            return []
+        query = select(reservations).where(
+            reservations.c.instance_id == instance_id, reservations.c.id.in_(wanted)
+        )
+        return list(self.connection.execute(query).mappings().all())
+
+    def on_day(self, instance_id: int, day: date) -> list[RowMapping]:
+        query = select(reservations).where(
+            reservations.c.instance_id == instance_id, reservations.c.app_date == day
+        )
+        return list(self.connection.execute(query).mappings().all())
+
     def count(self, instance_id: int) -> int:
         query = select(func.count()).where(reservations.c.instance_id == instance_id)
         return int(self.connection.execute(query).scalar_one())

@@ -12,12 +12,14 @@ from urllib.parse import parse_qs
 from .. import clock
 from ..config import Settings
 from ..dispatch.config import DispatchConfig, load_dispatch_config
+from ..services.links import LinkSigner, secret_key
 from ..soap.application import build_soap_wsgi, build_wsdl
 from ..soap.faults import fault_envelope
 from ..soap.runtime import Runtime
 from ..soap.wsdl import with_location
 from ..store.bootstrap import open_store
 from ..store.engine import Store
+from .answers import answer_page, inbound
 from .receipts import encode, handle_receipt
 
 StartResponse = Callable[..., Any]
@@ -38,6 +40,7 @@ class TuotempoApp:
         self.settings = settings
         self.store = store
         self.dispatch = dispatch
+        self.signer = LinkSigner(secret_key(settings))
         self.soap = build_soap_wsgi(Runtime(settings, store))
         self.wsdl = build_wsdl()
 
@@ -45,6 +48,13 @@ class TuotempoApp:
         path = environ.get("PATH_INFO", "") or "/"
         if path.rstrip("/") == "/soap":
             return self._soap(environ, start_response)
+        if path.startswith("/inbound/sms/") or path.startswith("/inbound/voice/"):
+            kind, _, provider = path[len("/inbound/") :].partition("/")
+            status, body = inbound(environ, kind, provider.strip("/"), self.store, self.dispatch)
+            return _reply(start_response, status, "application/json", encode(body))
+        if path.startswith("/answer/"):
+            status, page = answer_page(environ, path[len("/answer/") :], self.store, self.signer)
+            return _reply(start_response, status, "text/html; charset=utf-8", page)
         if path.startswith("/receipts/"):
             provider = path[len("/receipts/") :].strip("/")
             status, body = handle_receipt(environ, provider, self.store, self.dispatch)

@@ -1,0 +1,364 @@
+"""Patients' answers to reminders (SMS replies, e-mail links, voice keypad) and
+what follows: the reservation's answer and status, an acknowledgement to the
+patient, and the clinic told of cancellations.
+
+An answer is written like any other change of the reservation (a new number in
+the instance's change sequence), so it reaches the HIS through getReservations
+deltas; clinics with web services also get CancelAppointment (A.4.2), retried
+from ``clinic_callbacks`` until it succeeds or is marked FAILED; and an instance
+may ask for an e-mail to the center on every cancellation (A.1.2.2).
+
+The rule for contradicting answers is ``domain.reminders.replies.decide``: the
+first cancellation is final (the slot may be given away), a later "yes" is
+answered "already cancelled, call the clinic"; a cancellation after a
+confirmation applies; nothing changes after the appointment has started.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from ..clinic import ClinicError
+from ..domain.message import Channel, normalise_recipient
+from ..domain.reminders.planning import AppointmentView, compose_message
+from ..domain.reminders.replies import (
+    Decision,
+    ReplyIntent,
+    decide,
+    parse_keypad,
+    parse_reply,
+)
+from ..domain.reminders.rules import ReminderRules
+from ..domain.reservation import AnswerChannel, ChangedBy, Status
+from ..store.engine import Store
+from ..store.reminders import CallbackRepository, EventRepository, ReminderRepository, ids_of
+from ..store.repositories import InstanceRepository, ReservationRepository
+from . import clinic_sync, messages
+from .clinic_sync import ClientBuilder
+from .instances import Instance, get_instance, utcnow
+
+log = logging.getLogger(__name__)
+
+ANSWERABLE = ("reminder", "change")
+MAX_CALLBACK_ATTEMPTS = 10
+
+
+@dataclass
+class AnswerResult:
+    outcome: str  # an Outcome value, or UNKNOWN_SENDER
+    decision: Decision | None = None
+    instance: str | None = None
+    reservation_ids: tuple[int, ...] = ()
+    acknowledgement: str | None = None  # the text sent (or shown) to the patient
+
+
+def _instance_by_id(store: Store, instance_id: int) -> Instance:
+    with store.unit_of_work() as connection:
+        for row in InstanceRepository(connection).list():
+            if row["id"] == instance_id:
+                return get_instance(store, row["name"])
+    raise LookupError(instance_id)
+
+
+def _rules(store: Store, instance: Instance) -> ReminderRules:
+    from .reminders import get_rules  # a sibling use case; imported late to keep modules apart
+
+    return get_rules(store, instance) or ReminderRules()
+
+
+def sms_reply(store: Store, sender: str, text: str, *, now: datetime | None = None) -> AnswerResult:
+    """An SMS from a patient: matched to the latest reminder sent to that number."""
+    now = now or utcnow()
+    forms = {sender.strip()}
+    for region in ("ES", "IT", "PT", "FR", "GB"):
+        try:
+            forms.add(normalise_recipient(Channel.SMS, sender, region))
+        except ValueError:
+            continue
+    with store.unit_of_work() as connection:
+        reminder = ReminderRepository(connection).latest_sent_to(sorted(forms), ANSWERABLE)
+    if reminder is None:
+        log.info("SMS reply from a number we sent no reminder to: ignored")
+        return AnswerResult("UNKNOWN_SENDER")
+    intent = parse_reply(text, reminder["language"])
+    return _answer(store, reminder, intent, AnswerChannel.SMS, now, reply_channel=Channel.SMS)
+
+
+def voice_answer(
+    store: Store, message_id: int, digit: str, *, now: datetime | None = None
+) -> AnswerResult:
+    """A voice call's keypad result for the call we placed (our message id)."""
+    now = now or utcnow()
+    with store.unit_of_work() as connection:
+        reminder = ReminderRepository(connection).by_message(message_id)
+    if reminder is None or reminder["kind"] not in ANSWERABLE:
+        return AnswerResult("UNKNOWN_SENDER")
+    return _answer(
+        store, reminder, parse_keypad(digit), AnswerChannel.VOICE, now, reply_channel=None
+    )
+
+
+def link_answer(
+    store: Store, reminder_id: int, action: str, *, now: datetime | None = None
+) -> AnswerResult:
+    """A confirm or cancel link from an e-mail (its token already verified)."""
+    now = now or utcnow()
+    with store.unit_of_work() as connection:
+        reminder = ReminderRepository(connection).get(reminder_id)
+    if reminder is None:
+        return AnswerResult("UNKNOWN_SENDER")
+    intent = ReplyIntent.CONFIRM if action == "confirm" else ReplyIntent.CANCEL
+    return _answer(store, reminder, intent, AnswerChannel.EMAIL, now, reply_channel=None)
+
+
+def appointments_of(
+    store: Store, reminder_id: int
+) -> tuple[Instance, list[AppointmentView]] | None:
+    """For the answer page: the appointments a reminder was about."""
+    with store.unit_of_work() as connection:
+        reminder = ReminderRepository(connection).get(reminder_id)
+        if reminder is None:
+            return None
+        rows = ReservationRepository(connection).by_ids(
+            reminder["instance_id"], ids_of(reminder["reservation_ids"])
+        )
+    instance = _instance_by_id(store, reminder["instance_id"])
+    return instance, [AppointmentView.from_record(int(r["id"]), dict(r)) for r in rows]
+
+
+def _start_utc(instance: Instance, row: Any) -> datetime:
+    start = (
+        datetime.strptime(row["app_start_time"], "%H:%M").time()
+        if row["app_start_time"]
+        else time(8, 0)
+    )
+    local = datetime.combine(row["app_date"], start).replace(tzinfo=instance.zone)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _answer(
+    store: Store,
+    reminder: RowMapping,
+    intent: ReplyIntent,
+    channel: AnswerChannel,
+    now: datetime,
+    *,
+    reply_channel: Channel | None,
+) -> AnswerResult:
+    instance = _instance_by_id(store, reminder["instance_id"])
+    ids = ids_of(reminder["reservation_ids"])
+    with store.unit_of_work(write=True) as connection:
+        seq = InstanceRepository(connection).lock_for_changes(instance.id)
+        repo = ReservationRepository(connection)
+        rows = sorted(repo.by_ids(instance.id, ids), key=lambda r: _start_utc(instance, r))
+        live = [r for r in rows if _start_utc(instance, r) > now] or rows
+        first = live[0]
+        decision = decide(
+            first["status"], first["patient_answer"], intent, _start_utc(instance, first), now
+        )
+        changed = []
+        if decision.changes and decision.answer is not None:
+            for row in live:
+                if row["status"] in (
+                    Status.CANCELLED_BY_USER.value,
+                    Status.CANCELLED_BY_ADMIN.value,
+                ):
+                    continue
+                seq += 1
+                values = {
+                    "row_id": row["id"],
+                    "patient_answer": decision.answer.value,
+                    "patient_answer_channel": channel.value,
+                    "patient_answer_at": now,
+                    "status": row["status"],
+                    "status_changed_by": row["status_changed_by"],
+                    "status_changed_at": row["status_changed_at"],
+                    "updated_at": now,
+                    "change_seq": seq,
+                }
+                if decision.cancels:
+                    values.update(
+                        status=Status.CANCELLED_BY_USER.value,
+                        status_changed_by=ChangedBy.PATIENT.value,
+                        status_changed_at=now,
+                    )
+                changed.append(values)
+            repo.update_many(changed)
+            InstanceRepository(connection).advance_seq(instance.id, seq)
+        EventRepository(connection).add(
+            [
+                {
+                    "instance_id": instance.id,
+                    "reservation_id": int(row["id"]),
+                    "reminder_id": int(reminder["id"]),
+                    "event": "ANSWER",
+                    "detail": f"{channel.value} answer read as {intent.value}: "
+                    f"{decision.outcome.value}",
+                    "at": now,
+                }
+                for row in rows
+            ]
+        )
+        if decision.cancels and changed:
+            _remember_cancellations(
+                connection,
+                instance,
+                [r for r in live if r["id"] in {c["row_id"] for c in changed}],
+                now,
+            )
+    rules = _rules(store, instance)
+    views = [AppointmentView.from_record(int(r["id"]), dict(r)) for r in live]
+    language = reminder["language"] or instance.language
+    ack_channel = reply_channel or Channel.EMAIL
+    ack = compose_message(decision.ack_kind, views, rules, channel=ack_channel, language=language)
+    if reply_channel is not None:
+        messages.update_messages(
+            store,
+            instance,
+            [
+                {
+                    "LEGACY_ID": f"ack-{reminder['id']}-{uuid.uuid4().hex[:10]}",
+                    "CHANNEL": reply_channel.value,
+                    "TO": reminder["recipient"],
+                    "TEXT": ack.body,
+                    "SUBJECT": ack.subject,
+                }
+            ],
+            max_items=1,
+            now=now,
+        )
+    if decision.cancels and changed and rules.cancellation_email:
+        _email_center(store, instance, rules, views, now)
+    return AnswerResult(
+        decision.outcome.value,
+        decision,
+        instance.name,
+        tuple(ids),
+        ack.body,
+    )
+
+
+def _remember_cancellations(
+    connection: Any, instance: Instance, rows: Sequence[Any], now: datetime
+) -> None:
+    """Queue CancelAppointment for clinics integrated by web services."""
+    from ..store.clinic import IntegrationRepository
+
+    if IntegrationRepository(connection).get(instance.id) is None:
+        return
+    callbacks = CallbackRepository(connection)
+    for row in rows:
+        if callbacks.exists(instance.id, int(row["id"]), "CancelAppointment"):
+            continue
+        callbacks.add(
+            {
+                "instance_id": instance.id,
+                "reservation_id": int(row["id"]),
+                "app_lid": row["app_lid"],
+                "user_lid": row["user_lid"],
+                "action": "CancelAppointment",
+                "status": "PENDING",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+
+
+def _email_center(
+    store: Store,
+    instance: Instance,
+    rules: ReminderRules,
+    views: list[AppointmentView],
+    now: datetime,
+) -> None:
+    lines = [
+        f"{v.app_lid}: {v.day:%d/%m/%Y} {v.start:%H:%M}"
+        if v.start
+        else f"{v.app_lid}: {v.day:%d/%m/%Y}"
+        for v in views
+    ]
+    messages.update_messages(
+        store,
+        instance,
+        [
+            {
+                "LEGACY_ID": f"center-cancel-{'-'.join(str(v.reservation_id) for v in views)}",
+                "CHANNEL": "EMAIL",
+                "TO": rules.cancellation_email,
+                "SUBJECT": "Appointment cancelled by the patient",
+                "TEXT": "Cancelled by the patient:\n" + "\n".join(lines),
+            }
+        ],
+        max_items=1,
+        now=now,
+    )
+
+
+# --- the clinic told ---------------------------------------------------------
+
+
+@dataclass
+class CallbackOutcome:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def process_callbacks(
+    store: Store, *, build: ClientBuilder, now: datetime | None = None, limit: int = 50
+) -> CallbackOutcome:
+    """Call CancelAppointment for due callbacks; retry with backoff, then FAILED."""
+    now = now or utcnow()
+    outcome = CallbackOutcome()
+    with store.unit_of_work() as connection:
+        due = CallbackRepository(connection).due(now, limit)
+    for callback in due:
+        instance = _instance_by_id(store, callback["instance_id"])
+        attempts = int(callback["attempts"]) + 1
+        values: dict[str, Any] = {"attempts": attempts, "updated_at": now}
+        try:
+            row = clinic_sync.integration(store, instance)
+            client = build(clinic_sync.endpoint_of(row))
+            result = client.cancel_appointment(
+                callback["app_lid"], callback["user_lid"] or "", center_lid=row["center_lid"]
+            )
+            if result.ok or result.already_done:
+                values.update(status="DONE", last_error=None)
+                outcome.done += 1
+            else:
+                raise ClinicError(result.error_message or "the clinic refused the cancellation")
+        except ClinicError as exc:
+            values["last_error"] = exc.message[:1000]
+            if attempts >= MAX_CALLBACK_ATTEMPTS:
+                values["status"] = "FAILED"
+                outcome.failed += 1
+            else:
+                values["next_attempt_at"] = now + timedelta(
+                    seconds=min(3600, 30 * 2 ** (attempts - 1))
+                )
+                outcome.retried += 1
+        with store.unit_of_work(write=True) as connection:
+            CallbackRepository(connection).record(int(callback["id"]), values)
+            EventRepository(connection).add(
+                [
+                    {
+                        "instance_id": instance.id,
+                        "reservation_id": int(callback["reservation_id"]),
+                        "reminder_id": None,
+                        "event": "CLINIC_CANCEL",
+                        "detail": f"CancelAppointment: {values.get('status', 'retry')}"
+                        + (f" ({values['last_error']})" if values.get("last_error") else ""),
+                        "at": now,
+                    }
+                ]
+            )
+    return outcome

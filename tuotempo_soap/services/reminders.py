@@ -1,0 +1,460 @@
+"""Automatic reminders: rules per instance, planning from reservation changes,
+and handing due reminders to the outbox.
+
+The planner follows each instance's reservation change sequence (the same one
+getReservations deltas use), so every way a reservation arrives or changes
+(updateReservations, the clinic poller, a patient's answer) re-plans it without
+those paths knowing about reminders. Planned reminders wait in ``reminders``
+until due; then their text is composed from the reservation as it is at that
+moment and queued in the outbox under the legacy id ``rem-<id>`` (idempotent:
+a reminder is never queued twice). Every decision is written to
+``reminder_events`` so an operator can see why something was or was not sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping
+
+from ..domain.message import Channel
+from ..domain.reminders.planning import (
+    AppointmentView,
+    PlannedReminder,
+    changed_fields,
+    compose_message,
+    make_plan,
+    plan_notice,
+)
+from ..domain.reminders.rules import ReminderRules, RulesError
+from ..domain.reservation import Status
+from ..errors import RequestValidationError
+from ..store.engine import Store
+from ..store.reminders import (
+    EventRepository,
+    ReminderRepository,
+    ReminderSettingsRepository,
+    ids_of,
+    ids_text,
+)
+from ..store.repositories import InstanceRepository, ReservationQuery, ReservationRepository
+from . import messages
+from .instances import Instance, get_instance, utcnow
+from .links import LinkSigner
+
+log = logging.getLogger(__name__)
+
+PAGE = 500
+
+
+def get_rules(store: Store, instance: Instance) -> ReminderRules | None:
+    with store.unit_of_work() as connection:
+        row = ReminderSettingsRepository(connection).get(instance.id)
+    return ReminderRules.from_dict(json.loads(row["rules_json"])) if row else None
+
+
+def set_rules(store: Store, instance_name: str, data: Mapping[str, Any]) -> ReminderRules:
+    """Validate and store an instance's rules (this turns reminders on for it)."""
+    instance = get_instance(store, instance_name)
+    try:
+        rules = ReminderRules.from_dict(dict(data))
+    except RulesError as exc:
+        raise RequestValidationError(str(exc), field="rules") from None
+    with store.unit_of_work(write=True) as connection:
+        ReminderSettingsRepository(connection).save(
+            instance.id, json.dumps(rules.to_dict(), sort_keys=True), utcnow()
+        )
+    return rules
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _snapshot(row: Any) -> str:
+    return json.dumps(
+        {
+            "day": row["app_date"].isoformat() if row["app_date"] else None,
+            "start": row["app_start_time"],
+            "resource": row["resource_lid"],
+            "location": row["location_lid"],
+        }
+    )
+
+
+def _view(row: Any) -> AppointmentView:
+    return AppointmentView.from_record(int(row["id"]), row)
+
+
+def _event(
+    instance_id: int, event: str, detail: str, now: datetime, **ids: int | None
+) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "reservation_id": ids.get("reservation_id"),
+        "reminder_id": ids.get("reminder_id"),
+        "event": event,
+        "detail": detail[:1000],
+        "at": now,
+    }
+
+
+@dataclass
+class PlanningOutcome:
+    instances: int = 0
+    reservations: int = 0
+    planned: int = 0
+    cancelled: int = 0
+
+
+def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcome:
+    """Re-plan every reservation that changed since the planner last looked."""
+    now = now or utcnow()
+    outcome = PlanningOutcome()
+    with store.unit_of_work() as connection:
+        settings_rows = ReminderSettingsRepository(connection).all()
+    for settings_row in settings_rows:
+        instance = _instance_by_id(store, settings_row["instance_id"])
+        rules = ReminderRules.from_dict(json.loads(settings_row["rules_json"]))
+        outcome.instances += 1
+        after = int(settings_row["planner_seq"])
+        while True:
+            with store.unit_of_work(write=True) as connection:
+                snapshot = InstanceRepository(connection).current_seq(instance.id)
+                changed = ReservationRepository(connection).query(
+                    ReservationQuery(instance.id, after_seq=after, upto_seq=snapshot, limit=PAGE)
+                )
+                for row in changed:
+                    planned, cancelled = _replan(connection, instance, rules, row, now)
+                    outcome.planned += planned
+                    outcome.cancelled += cancelled
+                outcome.reservations += len(changed)
+                after = changed[-1]["change_seq"] if len(changed) == PAGE else snapshot
+                ReminderSettingsRepository(connection).advance(instance.id, after)
+            if len(changed) < PAGE:
+                break
+    return outcome
+
+
+def _instance_by_id(store: Store, instance_id: int) -> Instance:
+    with store.unit_of_work() as connection:
+        for row in InstanceRepository(connection).list():
+            if row["id"] == instance_id:
+                return get_instance(store, row["name"])
+    raise LookupError(instance_id)
+
+
+def _replan(
+    connection: Connection, instance: Instance, rules: ReminderRules, row: RowMapping, now: datetime
+) -> tuple[int, int]:
+    """Plan (again) the patient-day of one changed reservation; notices if it moved."""
+    reservations = ReservationRepository(connection)
+    repo = ReminderRepository(connection)
+    events: list[dict[str, Any]] = []
+    view = _view(row)
+    existing = repo.for_reservation(instance.id, int(row["id"]))
+    # The patient's other appointments that day share one reminder.
+    group = [
+        other
+        for other in reservations.on_day(instance.id, row["app_date"])
+        if _view(other).patient_key == view.patient_key and view.patient_key
+    ] or [row]
+    views = [_view(r) for r in group]
+    booked = {int(r["id"]): _aware(r["created_at"]) for r in group}
+    plan = make_plan(
+        views, rules, instance.zone, _aware(now), booked, default_language=instance.language
+    )
+    wanted = {p.key: p for p in plan.reminders}
+    stale = [r for r in existing if r["status"] == "PLANNED" and r["key"] not in wanted]
+    repo.cancel_planned([int(r["id"]) for r in stale], "re-planned after a change", now)
+    events += [
+        _event(
+            instance.id,
+            "CANCELLED",
+            f"{r['kind']} no longer planned",
+            now,
+            reservation_id=int(row["id"]),
+            reminder_id=int(r["id"]),
+        )
+        for r in stale
+    ]
+    present = repo.by_keys(instance.id, wanted)
+    new_rows = []
+    for key, planned in wanted.items():
+        old = present.get(key)
+        if old is None:
+            new_rows.append(_row(instance, planned, group, now))
+        elif old["status"] == "PLANNED" and (
+            _naive(planned.due_at) != old["due_at"] or planned.recipient != old["recipient"]
+        ):
+            repo.change(
+                int(old["id"]),
+                {
+                    "due_at": _naive(planned.due_at),
+                    "channel": planned.channel.value,
+                    "recipient": planned.recipient,
+                    "language": planned.language,
+                    "reservation_ids": ids_text(planned.reservation_ids),
+                    "updated_at": now,
+                },
+            )
+    repo.add(new_rows)
+    events += [
+        _event(
+            instance.id,
+            "PLANNED",
+            f"{r['kind']} via {r['channel']} at {r['due_at']:%d/%m/%Y %H:%M} UTC",
+            now,
+            reservation_id=int(row["id"]),
+        )
+        for r in new_rows
+    ]
+    events += [
+        _event(instance.id, "SKIPPED", skip.reason, now, reservation_id=skip.reservation_id)
+        for skip in plan.skipped
+        if skip.reservation_id == int(row["id"])
+    ]
+    notices = _notices(instance, rules, row, view, existing, now)
+    repo.add([_row(instance, n, [row], now) for n in notices])
+    events += [
+        _event(
+            instance.id,
+            "PLANNED",
+            f"{n.kind} notice via {n.channel.value}",
+            now,
+            reservation_id=int(row["id"]),
+        )
+        for n in notices
+    ]
+    EventRepository(connection).add(events)
+    return len(new_rows) + len(notices), len(stale)
+
+
+def _notices(
+    instance: Instance,
+    rules: ReminderRules,
+    row: RowMapping,
+    view: AppointmentView,
+    existing: Sequence[RowMapping],
+    now: datetime,
+) -> list[PlannedReminder]:
+    """A change notice when a reminder already told the patient something else;
+    a cancellation notice when the clinic cancelled (if the instance wants it)."""
+    sent = [r for r in existing if r["status"] == "QUEUED" and r["kind"] in ("reminder", "change")]
+    out: list[PlannedReminder] = []
+    if row["status"] == Status.CANCELLED_BY_ADMIN.value and sent:
+        notice = plan_notice(
+            "cancellation",
+            view,
+            rules,
+            instance.zone,
+            _aware(now),
+            version=int(row["change_seq"]),
+            default_language=instance.language,
+        )
+        if isinstance(notice, PlannedReminder):
+            out.append(notice)
+    elif sent and not view.cancelled:
+        latest = max(sent, key=lambda r: r["id"])
+        before = json.loads(latest["snapshot"] or "{}")
+        if changed_fields(before, json.loads(_snapshot(row))):
+            notice = plan_notice(
+                "change",
+                view,
+                rules,
+                instance.zone,
+                _aware(now),
+                version=int(row["change_seq"]),
+                default_language=instance.language,
+            )
+            if isinstance(notice, PlannedReminder):
+                out.append(notice)
+    return out
+
+
+def _row(
+    instance: Instance, planned: PlannedReminder, group: Sequence[Any], now: datetime
+) -> dict[str, Any]:
+    first = next((r for r in group if int(r["id"]) in planned.reservation_ids), group[0])
+    return {
+        "instance_id": instance.id,
+        "key": planned.key,
+        "kind": planned.kind,
+        "reservation_ids": ids_text(planned.reservation_ids),
+        "day": planned.day,
+        "offset_hours": planned.offset_hours,
+        "due_at": _naive(planned.due_at),
+        "channel": planned.channel.value,
+        "recipient": planned.recipient,
+        "language": planned.language,
+        "status": "PLANNED",
+        "snapshot": _snapshot(first),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+# --- due reminders to the outbox ---------------------------------------------
+
+
+def queue_due(
+    store: Store,
+    *,
+    signer: LinkSigner,
+    public_url: str | None,
+    now: datetime | None = None,
+    limit: int = 200,
+) -> int:
+    """Compose and queue every planned communication that is due."""
+    now = now or utcnow()
+    with store.unit_of_work() as connection:
+        due = ReminderRepository(connection).due(now, limit)
+    queued = 0
+    for reminder in due:
+        instance = _instance_by_id(store, reminder["instance_id"])
+        rules = get_rules(store, instance) or ReminderRules()
+        queued += _queue_one(store, instance, rules, reminder, signer, public_url, now)
+    return queued
+
+
+def _queue_one(
+    store: Store,
+    instance: Instance,
+    rules: ReminderRules,
+    reminder: RowMapping,
+    signer: LinkSigner,
+    public_url: str | None,
+    now: datetime,
+) -> int:
+    with store.unit_of_work() as connection:
+        rows = ReservationRepository(connection).by_ids(
+            instance.id, ids_of(reminder["reservation_ids"])
+        )
+    views = [_view(r) for r in rows]
+    kind = reminder["kind"]
+    live = [v for v in views if not v.cancelled] if kind != "cancellation" else views
+    reason = None
+    if not live:
+        reason = "the appointment was cancelled"
+    elif kind in ("reminder", "change") and all(
+        datetime.combine(v.day, v.start or datetime.min.time()).replace(tzinfo=instance.zone)
+        <= _aware(now)
+        for v in live
+    ):
+        reason = "the appointment is past"
+    if reason is not None:
+        _finish(store, instance, reminder, now, status="SKIPPED", reason=reason)
+        return 0
+    confirm_url = cancel_url = None
+    if reminder["channel"] == Channel.EMAIL.value and public_url and rules.ask_confirmation:
+        confirm_url = f"{public_url}/answer/{signer.token(int(reminder['id']), 'confirm')}"
+        cancel_url = f"{public_url}/answer/{signer.token(int(reminder['id']), 'cancel')}"
+    composed = compose_message(
+        kind,
+        live,
+        rules,
+        channel=reminder["channel"],
+        language=reminder["language"] or instance.language,
+        confirm_url=confirm_url,
+        cancel_url=cancel_url,
+    )
+    outcome = messages.update_messages(
+        store,
+        instance,
+        [
+            {
+                "LEGACY_ID": f"rem-{reminder['id']}",
+                "CHANNEL": reminder["channel"],
+                "TO": reminder["recipient"],
+                "SUBJECT": composed.subject,
+                "TEXT": composed.body,
+                "LANGUAGE": reminder["language"],
+            }
+        ],
+        max_items=1,
+        now=now,
+    ).items[0]
+    if outcome.error is not None:
+        _finish(store, instance, reminder, now, status="SKIPPED", reason=outcome.error.message)
+        return 0
+    _finish(store, instance, reminder, now, status="QUEUED", message_id=outcome.message_id)
+    return 1
+
+
+def _finish(
+    store: Store,
+    instance: Instance,
+    reminder: RowMapping,
+    now: datetime,
+    *,
+    status: str,
+    reason: str | None = None,
+    message_id: int | None = None,
+) -> None:
+    with store.unit_of_work(write=True) as connection:
+        ReminderRepository(connection).change(
+            int(reminder["id"]),
+            {"status": status, "reason": reason, "message_id": message_id, "updated_at": now},
+        )
+        detail = f"{reminder['kind']} {status.lower()}" + (f": {reason}" if reason else "")
+        EventRepository(connection).add(
+            [
+                _event(
+                    instance.id,
+                    status,
+                    detail,
+                    now,
+                    reservation_id=rid,
+                    reminder_id=int(reminder["id"]),
+                )
+                for rid in ids_of(reminder["reservation_ids"])
+            ]
+        )
+
+
+# --- for operators -----------------------------------------------------------
+
+
+def preview(
+    store: Store, instance_name: str, start: date, end: date, *, now: datetime | None = None
+) -> tuple[list[PlannedReminder], list[tuple[int, str]]]:
+    """What would be planned for appointments between two dates, and what would
+    not (with the reason), without changing anything."""
+    now = now or utcnow()
+    instance = get_instance(store, instance_name)
+    rules = get_rules(store, instance) or ReminderRules()
+    with store.unit_of_work() as connection:
+        rows = ReservationRepository(connection).query(
+            ReservationQuery(
+                instance.id,
+                after_seq=0,
+                upto_seq=2**62,
+                limit=10_000,
+                start_date=start,
+                end_date=end,
+            )
+        )
+    booked = {int(r["id"]): _aware(r["created_at"]) for r in rows}
+    plan = make_plan(
+        [_view(r) for r in rows],
+        rules,
+        instance.zone,
+        _aware(now),
+        booked,
+        default_language=instance.language,
+    )
+    return list(plan.reminders), [(s.reservation_id, s.reason) for s in plan.skipped]
+
+
+def history(store: Store, instance: Instance, reservation_id: int) -> Iterable[RowMapping]:
+    with store.unit_of_work() as connection:
+        return EventRepository(connection).for_reservation(instance.id, reservation_id)
