@@ -174,7 +174,15 @@ def _replan(
         views, rules, instance.zone, _aware(now), booked, default_language=instance.language
     )
     wanted = {p.key: p for p in plan.reminders}
-    stale = [r for r in existing if r["status"] == "PLANNED" and r["key"] not in wanted]
+    # A reminder already due but not yet queued is not in the new plan (planning
+    # never plans the past): keep it unless its appointment is gone.
+    stale = [
+        r
+        for r in existing
+        if r["status"] == "PLANNED"
+        and r["key"] not in wanted
+        and (r["due_at"] > now or view.cancelled)
+    ]
     repo.cancel_planned([int(r["id"]) for r in stale], "re-planned after a change", now)
     events += [
         _event(

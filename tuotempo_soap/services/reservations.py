@@ -173,6 +173,12 @@ def _tracking(old: RowMapping | None, status: str | None, now: datetime) -> dict
         tracking["status_changed_by"] = ChangedBy.HIS.value
         tracking["status_changed_at"] = now
         answer = answer_from_status(status)
+        if answer is None and previous == Status.CANCELLED_BY_USER.value:
+            # The HIS re-instated what the patient had cancelled: the old answer
+            # no longer holds (and must not block the patient's next reply).
+            tracking.update(
+                patient_answer=None, patient_answer_channel=None, patient_answer_at=None
+            )
         if answer is not None:
             tracking["patient_answer"] = answer.value
             tracking["patient_answer_channel"] = AnswerChannel.HIS.value
