@@ -52,8 +52,9 @@ def start_gunicorn(
     workdir: Path,
     extra_env: dict[str, str] | None = None,
     ready_path: str = "/healthz",
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = _free_port()
+    port = port or _free_port()
     log = workdir / f"gunicorn-{port}.log"
     env = {
         **os.environ,

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
+from ..domain.formats import parse_time
 from ..domain.message import Channel
 from ..domain.reminders.planning import (
     AppointmentView,
@@ -232,7 +233,7 @@ def _replan(
         if skip.reservation_id == int(row["id"])
     ]
     notices = _notices(instance, rules, row, view, existing, now)
-    repo.add([_row(instance, n, [row], now) for n in notices])
+    repo.add([_row(instance, n, [row], now, previous=before) for n, before in notices])
     events += [
         _event(
             instance.id,
@@ -241,7 +242,7 @@ def _replan(
             now,
             reservation_id=int(row["id"]),
         )
-        for n in notices
+        for n, _ in notices
     ]
     EventRepository(connection).add(events)
     return len(new_rows) + len(notices), len(stale)
@@ -254,11 +255,12 @@ def _notices(
     view: AppointmentView,
     existing: Sequence[RowMapping],
     now: datetime,
-) -> list[PlannedReminder]:
-    """A change notice when a reminder already told the patient something else;
-    a cancellation notice when the clinic cancelled (if the instance wants it)."""
+) -> list[tuple[PlannedReminder, dict[str, Any] | None]]:
+    """A change notice when a reminder already told the patient something else
+    (with what it told them); a cancellation notice when the clinic cancelled
+    (if the instance wants it)."""
     sent = [r for r in existing if r["status"] == "QUEUED" and r["kind"] in ("reminder", "change")]
-    out: list[PlannedReminder] = []
+    out: list[tuple[PlannedReminder, dict[str, Any] | None]] = []
     if row["status"] == Status.CANCELLED_BY_ADMIN.value and sent:
         notice = plan_notice(
             "cancellation",
@@ -270,7 +272,7 @@ def _notices(
             default_language=instance.language,
         )
         if isinstance(notice, PlannedReminder):
-            out.append(notice)
+            out.append((notice, None))
     elif sent and not view.cancelled:
         latest = max(sent, key=lambda r: r["id"])
         before = json.loads(latest["snapshot"] or "{}")
@@ -285,14 +287,23 @@ def _notices(
                 default_language=instance.language,
             )
             if isinstance(notice, PlannedReminder):
-                out.append(notice)
+                before.pop("previous", None)
+                out.append((notice, before))
     return out
 
 
 def _row(
-    instance: Instance, planned: PlannedReminder, group: Sequence[Any], now: datetime
+    instance: Instance,
+    planned: PlannedReminder,
+    group: Sequence[Any],
+    now: datetime,
+    *,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     first = next((r for r in group if int(r["id"]) in planned.reservation_ids), group[0])
+    snapshot = json.loads(_snapshot(first))
+    if previous is not None:
+        snapshot["previous"] = previous  # what the patient was told before: for the text
     return {
         "instance_id": instance.id,
         "key": planned.key,
@@ -305,7 +316,7 @@ def _row(
         "recipient": planned.recipient,
         "language": planned.language,
         "status": "PLANNED",
-        "snapshot": _snapshot(first),
+        "snapshot": json.dumps(snapshot),
         "created_at": now,
         "updated_at": now,
     }
@@ -366,6 +377,14 @@ def _queue_one(
     if reminder["channel"] == Channel.EMAIL.value and public_url and rules.ask_confirmation:
         confirm_url = f"{public_url}/answer/{signer.token(int(reminder['id']), 'confirm')}"
         cancel_url = f"{public_url}/answer/{signer.token(int(reminder['id']), 'cancel')}"
+    previous = None
+    earlier = json.loads(reminder["snapshot"] or "{}").get("previous")
+    if kind == "change" and earlier and earlier.get("day"):
+        previous = replace(
+            live[0],
+            day=date.fromisoformat(earlier["day"]),
+            start=parse_time(earlier["start"]) if earlier.get("start") else None,
+        )
     composed = compose_message(
         kind,
         live,
@@ -374,6 +393,7 @@ def _queue_one(
         language=reminder["language"] or instance.language,
         confirm_url=confirm_url,
         cancel_url=cancel_url,
+        previous=previous,
     )
     outcome = messages.update_messages(
         store,
