@@ -358,6 +358,13 @@ def test_cancellation_reaches_a_clinic_with_web_services(world: World) -> None:
         user_lid="P000001",
         mobile_phone="677777777",
     )
+    rules = {**RULES, "cancellation_email": "desk@sol.example"}
+    assert (
+        world.cli(
+            "reminders", "rules", who.instance, "--set", "-", stdin=json.dumps(rules)
+        ).returncode
+        == 0
+    )
     assert world.cli("poll", "--instance", who.instance).returncode == 0
     world.at(datetime(2027, 3, 1, 13, 5))
     world.work()
@@ -373,3 +380,42 @@ def test_cancellation_reaches_a_clinic_with_web_services(world: World) -> None:
     )
     assert result.APPOINTMENT.STATUS == "Cancelled", result
     assert world.reservations(who)[booked].STATUS == "CANCELLED by USER"
+    (to_center,) = [m for m in world.smtp.messages if m["To"] == "desk@sol.example"]
+    assert booked in to_center.get_payload(decode=True).decode()
+
+
+def test_voice_keypad_answer(world: World) -> None:
+    his = world.new_instance()
+    world.at(datetime(2027, 3, 1, 12, 0))
+    # Landline only, and only the landline allowed: the reminder is a voice call.
+    world.push(
+        his,
+        appointment(
+            "V1",
+            "03/03/2027",
+            "10:00",
+            USER_LID="V1",
+            USER_LANDLINE_PHONE="912345678",
+            COMMUNICATION_PREFERENCES="001",
+        ),
+    )
+    # No worker runs until after the reminder was due (an outage): it still goes out.
+    world.at(datetime(2027, 3, 2, 10, 5))
+    world.work()
+    world.work()
+    found = world.client.service.searchMessages(AUTH=his.auth(), TO="912345678")
+    (call,) = found.MESSAGES.MESSAGE
+    assert call.CHANNEL == "VOICE" and call.STATUS == "SENT"
+    answer = requests.post(
+        f"{world.url}/inbound/voice/sms-gw",
+        data={"reference": str(call.MESSAGE_ID), "digits": "1"},
+        headers={"X-Receipt-Secret": SECRETS["TEST_SMS_RECEIPT_SECRET"]},
+        timeout=30,
+    )
+    assert answer.status_code == 200 and answer.json()["result"] == "confirmed"
+    row = world.reservations(his)["V1"]
+    assert (row.STATUS, row.PATIENT_ANSWER, row.PATIENT_ANSWER_CHANNEL) == (
+        "APPROVED",
+        "CONFIRMED",
+        "VOICE",
+    )

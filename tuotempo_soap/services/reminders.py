@@ -170,7 +170,15 @@ def _replan(
         if _view(other).patient_key == view.patient_key and view.patient_key
     ] or [row]
     views = [_view(r) for r in group]
-    booked = {int(r["id"]): _aware(r["created_at"]) for r in group}
+    # "Booked" is when the planner first saw it: a reservation it meets only now
+    # (a late booking, or a worker that was down) gets a reminder as soon as
+    # allowed instead of none, if the appointment is still ahead.
+    booked = {
+        int(r["id"]): _aware(
+            r["created_at"] if repo.for_reservation(instance.id, int(r["id"])) else now
+        )
+        for r in group
+    }
     plan = make_plan(
         views, rules, instance.zone, _aware(now), booked, default_language=instance.language
     )
