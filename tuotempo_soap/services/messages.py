@@ -27,9 +27,10 @@ from ..domain.message import (
     receipt_may_move,
 )
 from ..domain.reservation import ItemError
-from ..errors import BatchTooLargeError, NotFoundError, RequestValidationError
+from ..errors import NotFoundError, RequestValidationError
 from ..store.engine import Store
 from ..store.outbox import MessageQuery, MessageRepository
+from .batches import Batch, check_size
 from .instances import Instance, utcnow
 
 
@@ -49,19 +50,7 @@ class MessageOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
-class MessageBatchOutcome:
-    items: list[MessageOutcome]
-
-    @property
-    def result(self) -> str:
-        good = sum(1 for item in self.items if item.ok)
-        if good == len(self.items):
-            return "OK"
-        return "PARTIAL" if good else "ERROR"
-
-    def count(self, action: MessageAction) -> int:
-        return sum(1 for item in self.items if item.action is action)
+MessageBatchOutcome = Batch[MessageOutcome]
 
 
 def update_messages(
@@ -72,12 +61,7 @@ def update_messages(
     max_items: int,
     now: datetime | None = None,
 ) -> MessageBatchOutcome:
-    if not items:
-        raise RequestValidationError("MESSAGES is empty; send 1 or more", field="MESSAGES")
-    if len(items) > max_items:
-        raise BatchTooLargeError(
-            f"MESSAGES has {len(items)} items; at most {max_items} per call", field="MESSAGES"
-        )
+    check_size(items, "MESSAGES", max_items)
     now = now or utcnow()
     outcomes: list[MessageOutcome] = []
     accepted: dict[str, tuple[MessageOutcome, dict[str, Any]]] = {}

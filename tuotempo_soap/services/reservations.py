@@ -32,10 +32,11 @@ from ..domain.reservation import (
     answer_from_status,
     clean_reservation,
 )
-from ..errors import BatchTooLargeError, RequestValidationError
+from ..errors import RequestValidationError
 from ..store.engine import Store
 from ..store.repositories import InstanceRepository, ReservationQuery, ReservationRepository
 from ..store.tables import RESERVATION_FIELD_COLUMNS
+from .batches import Batch, check_size
 from .instances import Instance, utcnow
 
 
@@ -57,19 +58,7 @@ class ItemOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-@dataclass
-class BatchOutcome:
-    items: list[ItemOutcome]
-
-    @property
-    def result(self) -> str:
-        good = sum(1 for item in self.items if item.ok)
-        if good == len(self.items):
-            return "OK"
-        return "PARTIAL" if good else "ERROR"
-
-    def count(self, action: ItemAction) -> int:
-        return sum(1 for item in self.items if item.action is action)
+BatchOutcome = Batch[ItemOutcome]
 
 
 def update_reservations(
@@ -80,13 +69,7 @@ def update_reservations(
     max_items: int,
     now: datetime | None = None,
 ) -> BatchOutcome:
-    if not items:
-        raise RequestValidationError("RESERVATIONS is empty; send 1 or more", field="RESERVATIONS")
-    if len(items) > max_items:
-        raise BatchTooLargeError(
-            f"RESERVATIONS has {len(items)} items; at most {max_items} per call",
-            field="RESERVATIONS",
-        )
+    check_size(items, "RESERVATIONS", max_items)
     now = now or utcnow()
     outcomes: list[ItemOutcome] = []
     accepted: dict[str, tuple[ItemOutcome, dict[str, Any]]] = {}

@@ -93,7 +93,7 @@ class TuotempoService(ServiceBase):
             CREATED=outcome.count(reservations.ItemAction.CREATED),
             UPDATED=outcome.count(reservations.ItemAction.UPDATED),
             UNCHANGED=outcome.count(reservations.ItemAction.UNCHANGED),
-            FAILED=sum(1 for item in outcome.items if not item.ok),
+            FAILED=outcome.failed,
             ITEMS=packed,
         )
 
@@ -196,7 +196,7 @@ class TuotempoService(ServiceBase):
             RESULT=outcome.result,
             QUEUED=outcome.count(messages.MessageAction.QUEUED),
             ALREADY_QUEUED=outcome.count(messages.MessageAction.ALREADY_QUEUED),
-            FAILED=sum(1 for item in outcome.items if not item.ok),
+            FAILED=outcome.failed,
             ITEMS=packed,
         )
 
