@@ -104,8 +104,12 @@ class World:
         return who
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("reminders")
     sms, smtp = SmsGateway(), SmtpServer()
     clinic_process, clinic = _start_clinic(tmp_path_factory.mktemp("reminder-clinic"))
@@ -114,7 +118,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     senders = workdir / "senders.json"
     senders.write_text(json.dumps(senders_config(sms, smtp)))
     port = _free_port()
-    database_url = f"sqlite:///{workdir / 'tuotempo.db'}"
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{workdir / 'tuotempo.db'}"
+    else:
+        database_url = str(request.getfixturevalue("postgres_url"))
     extra = {
         **SECRETS,
         "TUOTEMPO_SENDERS_FILE": str(senders),
