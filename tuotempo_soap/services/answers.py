@@ -42,7 +42,8 @@ from ..store.reminders import CallbackRepository, EventRepository, ReminderRepos
 from ..store.repositories import InstanceRepository, ReservationRepository
 from . import clinic_sync, messages
 from .clinic_sync import ClientBuilder
-from .instances import Instance, get_instance, utcnow
+from .instances import Instance, get_instance_by_id, known_countries, utcnow
+from .reminders import get_rules
 
 log = logging.getLogger(__name__)
 
@@ -59,25 +60,19 @@ class AnswerResult:
     acknowledgement: str | None = None  # the text sent (or shown) to the patient
 
 
-def _instance_by_id(store: Store, instance_id: int) -> Instance:
-    with store.unit_of_work() as connection:
-        for row in InstanceRepository(connection).list():
-            if row["id"] == instance_id:
-                return get_instance(store, row["name"])
-    raise LookupError(instance_id)
 
 
 def _rules(store: Store, instance: Instance) -> ReminderRules:
-    from .reminders import get_rules  # a sibling use case; imported late to keep modules apart
-
     return get_rules(store, instance) or ReminderRules()
 
 
 def sms_reply(store: Store, sender: str, text: str, *, now: datetime | None = None) -> AnswerResult:
     """An SMS from a patient: matched to the latest reminder sent to that number."""
     now = now or utcnow()
+    # Gateways usually send the number in international form; when not, read it
+    # as a number of each country our instances serve.
     forms = {sender.strip()}
-    for region in ("ES", "IT", "PT", "FR", "GB"):
+    for region in known_countries(store):
         try:
             forms.add(normalise_recipient(Channel.SMS, sender, region))
         except ValueError:
@@ -129,7 +124,7 @@ def appointments_of(
         rows = ReservationRepository(connection).by_ids(
             reminder["instance_id"], ids_of(reminder["reservation_ids"])
         )
-    instance = _instance_by_id(store, reminder["instance_id"])
+    instance = get_instance_by_id(store, reminder["instance_id"])
     return instance, [AppointmentView.from_record(int(r["id"]), dict(r)) for r in rows]
 
 
@@ -152,7 +147,7 @@ def _answer(
     *,
     reply_channel: Channel | None,
 ) -> AnswerResult:
-    instance = _instance_by_id(store, reminder["instance_id"])
+    instance = get_instance_by_id(store, reminder["instance_id"])
     ids = ids_of(reminder["reservation_ids"])
     with store.unit_of_work(write=True) as connection:
         seq = InstanceRepository(connection).lock_for_changes(instance.id)
@@ -322,7 +317,7 @@ def process_callbacks(
     with store.unit_of_work() as connection:
         due = CallbackRepository(connection).due(now, limit)
     for callback in due:
-        instance = _instance_by_id(store, callback["instance_id"])
+        instance = get_instance_by_id(store, callback["instance_id"])
         attempts = int(callback["attempts"]) + 1
         values: dict[str, Any] = {"attempts": attempts, "updated_at": now}
         try:

@@ -168,6 +168,20 @@ def get_instance(store: Store, name: str) -> Instance:
     return _instance(row)
 
 
+def get_instance_by_id(store: Store, instance_id: int) -> Instance:
+    with store.unit_of_work() as connection:
+        row = InstanceRepository(connection).by_id(instance_id)
+    if row is None:
+        raise NotFoundError(f"no instance with id {instance_id}", field="instance")
+    return _instance(row)
+
+
+def known_countries(store: Store) -> list[str]:
+    """The default phone countries of all instances (to read numbers without a prefix)."""
+    with store.unit_of_work() as connection:
+        return InstanceRepository(connection).countries()
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise RequestValidationError(

@@ -45,7 +45,7 @@ from ..store.reminders import (
 )
 from ..store.repositories import InstanceRepository, ReservationQuery, ReservationRepository
 from . import messages
-from .instances import Instance, get_instance, utcnow
+from .instances import Instance, get_instance, get_instance_by_id, utcnow
 from .links import LinkSigner
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
     with store.unit_of_work() as connection:
         settings_rows = ReminderSettingsRepository(connection).all()
     for settings_row in settings_rows:
-        instance = _instance_by_id(store, settings_row["instance_id"])
+        instance = get_instance_by_id(store, settings_row["instance_id"])
         rules = ReminderRules.from_dict(json.loads(settings_row["rules_json"]))
         outcome.instances += 1
         after = int(settings_row["planner_seq"])
@@ -146,12 +146,6 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
     return outcome
 
 
-def _instance_by_id(store: Store, instance_id: int) -> Instance:
-    with store.unit_of_work() as connection:
-        for row in InstanceRepository(connection).list():
-            if row["id"] == instance_id:
-                return get_instance(store, row["name"])
-    raise LookupError(instance_id)
 
 
 def _replan(
@@ -347,7 +341,7 @@ def queue_due(
         due = ReminderRepository(connection).due(now, limit)
     queued = 0
     for reminder in due:
-        instance = _instance_by_id(store, reminder["instance_id"])
+        instance = get_instance_by_id(store, reminder["instance_id"])
         rules = get_rules(store, instance) or ReminderRules()
         queued += _queue_one(store, instance, rules, reminder, signer, public_url, now)
     return queued

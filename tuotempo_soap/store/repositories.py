@@ -33,6 +33,14 @@ class InstanceRepository:
         query = select(instances).where(instances.c.name == name)
         return self.connection.execute(query).mappings().first()
 
+    def by_id(self, instance_id: int) -> RowMapping | None:
+        query = select(instances).where(instances.c.id == instance_id)
+        return self.connection.execute(query).mappings().first()
+
+    def countries(self) -> list[str]:
+        query = select(instances.c.country).distinct().order_by(instances.c.country)
+        return [str(country) for country in self.connection.execute(query).scalars()]
+
     def list(self) -> Sequence[RowMapping]:
         return (
             self.connection.execute(select(instances).order_by(instances.c.name)).mappings().all()
