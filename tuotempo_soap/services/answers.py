@@ -60,8 +60,6 @@ class AnswerResult:
     acknowledgement: str | None = None  # the text sent (or shown) to the patient
 
 
-
-
 def _rules(store: Store, instance: Instance) -> ReminderRules:
     return get_rules(store, instance) or ReminderRules()
 

@@ -93,7 +93,8 @@ def _snapshot(row: Any) -> str:
 
 
 def _view(row: Any) -> AppointmentView:
-    return AppointmentView.from_record(int(row["id"]), row)
+    # A plain dict: RowMapping.get() on an absent key costs an exception inside.
+    return AppointmentView.from_record(int(row["id"]), dict(row))
 
 
 def _event(
@@ -134,10 +135,9 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
                 changed = ReservationRepository(connection).query(
                     ReservationQuery(instance.id, after_seq=after, upto_seq=snapshot, limit=PAGE)
                 )
-                for row in changed:
-                    planned, cancelled = _replan(connection, instance, rules, row, now)
-                    outcome.planned += planned
-                    outcome.cancelled += cancelled
+                planned, cancelled = _replan(connection, instance, rules, changed, now)
+                outcome.planned += planned
+                outcome.cancelled += cancelled
                 outcome.reservations += len(changed)
                 after = changed[-1]["change_seq"] if len(changed) == PAGE else snapshot
                 ReminderSettingsRepository(connection).advance(instance.id, after)
@@ -146,45 +146,75 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
     return outcome
 
 
+def _patient_day(row: Any) -> tuple[Any, str]:
+    """The group a reservation's reminder belongs to: its patient's day (or itself)."""
+    return row["app_date"], _view(row).patient_key or f"reservation:{row['id']}"
 
 
 def _replan(
-    connection: Connection, instance: Instance, rules: ReminderRules, row: RowMapping, now: datetime
+    connection: Connection,
+    instance: Instance,
+    rules: ReminderRules,
+    changed: Sequence[RowMapping],
+    now: datetime,
 ) -> tuple[int, int]:
-    """Plan (again) the patient-day of one changed reservation; notices if it moved."""
+    """Plan again the patient-days touched by a page of changed reservations.
+
+    Whole pages at a time, in a handful of statements: the reservations of the
+    days concerned, the reminders linked to them, one insert of new reminders.
+    A reservation that moved also re-plans the day it left (its old reminder
+    may cover the patient's other appointments there).
+    """
     reservations = ReservationRepository(connection)
     repo = ReminderRepository(connection)
-    events: list[dict[str, Any]] = []
-    view = _view(row)
-    existing = repo.for_reservation(instance.id, int(row["id"]))
-    # The patient's other appointments that day share one reminder.
-    group = [
-        other
-        for other in reservations.on_day(instance.id, row["app_date"])
-        if _view(other).patient_key == view.patient_key and view.patient_key
-    ] or [row]
-    views = [_view(r) for r in group]
+    changed_ids = {int(r["id"]) for r in changed}
+    before = repo.for_reservations(instance.id, changed_ids)
+    co_members = {
+        rid for rows in before.values() for r in rows for rid in ids_of(r["reservation_ids"])
+    } - changed_ids
+    affected = list(changed) + reservations.by_ids(instance.id, co_members)
+    groups: dict[tuple[Any, str], list[Any]] = {_patient_day(r): [] for r in affected}
+    for row in reservations.on_days(instance.id, {day for day, _ in groups}):
+        if _patient_day(row) in groups:
+            groups[_patient_day(row)].append(row)
+    members = {int(r["id"]): r for rows in groups.values() for r in rows}
+    linked = repo.for_reservations(instance.id, members)
+    existing = {int(r["id"]): r for rows in linked.values() for r in rows}
     # "Booked" is when the planner first saw it: a reservation it meets only now
     # (a late booking, or a worker that was down) gets a reminder as soon as
     # allowed instead of none, if the appointment is still ahead.
     booked = {
-        int(r["id"]): _aware(
-            r["created_at"] if repo.for_reservation(instance.id, int(r["id"])) else now
-        )
-        for r in group
+        rid: _aware(row["created_at"] if linked[rid] else now) for rid, row in members.items()
     }
-    plan = make_plan(
-        views, rules, instance.zone, _aware(now), booked, default_language=instance.language
-    )
-    wanted = {p.key: p for p in plan.reminders}
+    wanted: dict[str, PlannedReminder] = {}
+    group_of: dict[str, list[Any]] = {}
+    events: list[dict[str, Any]] = []
+    for rows in groups.values():
+        plan = make_plan(
+            [_view(r) for r in rows],
+            rules,
+            instance.zone,
+            _aware(now),
+            {int(r["id"]): booked[int(r["id"])] for r in rows},
+            default_language=instance.language,
+        )
+        for planned in plan.reminders:
+            wanted[planned.key] = planned
+            group_of[planned.key] = rows
+        events += [
+            _event(instance.id, "SKIPPED", skip.reason, now, reservation_id=skip.reservation_id)
+            for skip in plan.skipped
+            if skip.reservation_id in changed_ids
+        ]
+    active = {rid for rid, r in members.items() if not _view(r).cancelled}
     # A reminder already due but not yet queued is not in the new plan (planning
-    # never plans the past): keep it unless its appointment is gone.
+    # never plans the past): keep it unless none of its appointments is active.
     stale = [
         r
-        for r in existing
+        for r in existing.values()
         if r["status"] == "PLANNED"
         and r["key"] not in wanted
-        and (r["due_at"] > now or view.cancelled)
+        and (r["due_at"] > now or not active & set(ids_of(r["reservation_ids"])))
     ]
     repo.cancel_planned([int(r["id"]) for r in stale], "re-planned after a change", now)
     events += [
@@ -193,31 +223,44 @@ def _replan(
             "CANCELLED",
             f"{r['kind']} no longer planned",
             now,
-            reservation_id=int(row["id"]),
+            reservation_id=rid,
             reminder_id=int(r["id"]),
         )
         for r in stale
+        for rid in ids_of(r["reservation_ids"])
     ]
     present = repo.by_keys(instance.id, wanted)
     new_rows = []
+    moved = []
     for key, planned in wanted.items():
         old = present.get(key)
         if old is None:
-            new_rows.append(_row(instance, planned, group, now))
+            new_rows.append(_row(instance, planned, group_of[key], now))
         elif old["status"] == "PLANNED" and (
-            _naive(planned.due_at) != old["due_at"] or planned.recipient != old["recipient"]
+            _naive(planned.due_at) != old["due_at"]
+            or planned.recipient != old["recipient"]
+            or ids_text(planned.reservation_ids) != old["reservation_ids"]
         ):
-            repo.change(
-                int(old["id"]),
+            moved.append(
                 {
+                    "row_id": int(old["id"]),
                     "due_at": _naive(planned.due_at),
                     "channel": planned.channel.value,
                     "recipient": planned.recipient,
                     "language": planned.language,
                     "reservation_ids": ids_text(planned.reservation_ids),
                     "updated_at": now,
-                },
+                }
             )
+    repo.replan_many(moved)
+    notices = [
+        (row, notice, previous)
+        for row in changed
+        for notice, previous in _notices(
+            instance, rules, row, _view(row), before.get(int(row["id"]), []), now
+        )
+    ]
+    new_rows += [_row(instance, n, [row], now, previous=prev) for row, n, prev in notices]
     repo.add(new_rows)
     events += [
         _event(
@@ -225,29 +268,14 @@ def _replan(
             "PLANNED",
             f"{r['kind']} via {r['channel']} at {r['due_at']:%d/%m/%Y %H:%M} UTC",
             now,
-            reservation_id=int(row["id"]),
+            reservation_id=rid,
         )
         for r in new_rows
-    ]
-    events += [
-        _event(instance.id, "SKIPPED", skip.reason, now, reservation_id=skip.reservation_id)
-        for skip in plan.skipped
-        if skip.reservation_id == int(row["id"])
-    ]
-    notices = _notices(instance, rules, row, view, existing, now)
-    repo.add([_row(instance, n, [row], now, previous=before) for n, before in notices])
-    events += [
-        _event(
-            instance.id,
-            "PLANNED",
-            f"{n.kind} notice via {n.channel.value}",
-            now,
-            reservation_id=int(row["id"]),
-        )
-        for n, _ in notices
+        for rid in ids_of(r["reservation_ids"])
+        if rid in changed_ids
     ]
     EventRepository(connection).add(events)
-    return len(new_rows) + len(notices), len(stale)
+    return len(new_rows), len(stale)
 
 
 def _notices(

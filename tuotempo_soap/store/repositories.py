@@ -201,9 +201,12 @@ class ReservationRepository:
         )
         return list(self.connection.execute(query).mappings().all())
 
-    def on_day(self, instance_id: int, day: date) -> list[RowMapping]:
+    def on_days(self, instance_id: int, days: Iterable[date]) -> list[RowMapping]:
+        wanted = sorted(set(days))
+        if not wanted:
+            return []
         query = select(reservations).where(
-            reservations.c.instance_id == instance_id, reservations.c.app_date == day
+            reservations.c.instance_id == instance_id, reservations.c.app_date.in_(wanted)
         )
         return list(self.connection.execute(query).mappings().all())
 

@@ -319,3 +319,15 @@ clinic_callbacks = Table(
     UniqueConstraint("instance_id", "reservation_id", "action", name="uq_clinic_callbacks_once"),
     Index("ix_clinic_callbacks_due", "status", "next_attempt_at"),
 )
+
+# Which reservations each reminder is about (a reminder may cover a patient's
+# whole day), indexed both ways so re-planning a batch is a few queries.
+reminder_links = Table(
+    "reminder_links",
+    metadata,
+    Column(
+        "reminder_id", BigInteger, ForeignKey("reminders.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("reservation_id", BigInteger, primary_key=True),
+    Index("ix_reminder_links_reservation", "reservation_id"),
+)
