@@ -40,7 +40,6 @@ import pstats
 import random
 import re
 import resource
-import secrets
 import statistics
 import subprocess
 import sys
@@ -56,8 +55,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from databases import temporary_postgres  # bench/databases.py (this folder)
+from sqlalchemy import func, select
 
 from tuotempo_soap.config import Settings
 from tuotempo_soap.services import instances
@@ -197,26 +196,9 @@ def status_counts(url: str) -> dict[str, int]:
 
 
 @contextmanager
-def temporary_postgres(server_url: str) -> Iterator[str]:
-    """CREATE DATABASE bench_...; yields its URL; dropped afterwards."""
-    name = f"bench_dispatch_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = build_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-@contextmanager
 def fresh_database(backend: str, server_url: str, workdir: Path) -> Iterator[str]:
     if backend == "postgresql":
-        with temporary_postgres(server_url) as url:
+        with temporary_postgres(server_url, "bench_dispatch") as url:
             yield url
     else:
         yield f"sqlite:///{workdir / 'bench.db'}"

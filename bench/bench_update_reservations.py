@@ -51,8 +51,9 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import sqlalchemy
+from databases import temporary_postgres  # bench/databases.py (this folder)
 from lxml import etree
-from sqlalchemy import Engine, delete, insert, text
+from sqlalchemy import Engine, delete, insert
 from sqlalchemy.engine import make_url
 
 from tuotempo_soap.config import Settings
@@ -298,24 +299,6 @@ def floor_once(
 
 
 # --- databases ---------------------------------------------------------------
-
-
-@contextmanager
-def temporary_postgres(server_url: str) -> Iterator[str]:
-    """CREATE DATABASE bench_...; yields its URL; dropped afterwards."""
-    name = f"bench_{os.getpid()}_{secrets.token_hex(3)}"
-    # build_engine: the same URL handling (driver choice) as the application.
-    admin = build_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 @contextmanager

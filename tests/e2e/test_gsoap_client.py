@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.e2e import toolkits
 from tests.e2e.conftest import ROOT, Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.gsoap]
@@ -18,7 +18,7 @@ IMPORTS = Path("/usr/share/gsoap/import")
 
 @pytest.fixture(scope="session")
 def client_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    give_up = pytest.fail if os.environ.get("TUOTEMPO_REQUIRE_GSOAP") else pytest.skip
+    give_up = toolkits.give_up("TUOTEMPO_REQUIRE_GSOAP")
     tools = [shutil.which(tool) for tool in ("wsdl2h", "soapcpp2", "g++")]
     if None in tools or not IMPORTS.is_dir():
         give_up("gSOAP is not installed: apt-get install gsoap libgsoap-dev g++")
@@ -64,7 +64,7 @@ def test_gsoap_client_round_trip(client_binary: Path, server: Server) -> None:
 def test_clinic_wsdl_generates_a_server_skeleton(tmp_path: Path) -> None:
     """What a clinic's vendor does with wsdl/clinic.wsdl: generate a C++ service."""
     if shutil.which("wsdl2h") is None or shutil.which("soapcpp2") is None:
-        (pytest.fail if os.environ.get("TUOTEMPO_REQUIRE_GSOAP") else pytest.skip)(
+        toolkits.give_up("TUOTEMPO_REQUIRE_GSOAP")(
             "gSOAP is not installed: apt-get install gsoap libgsoap-dev"
         )
     for command in (

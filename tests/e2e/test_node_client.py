@@ -14,16 +14,14 @@ Needs Node.js (20.19+) and the client's packages: ``npm ci --prefix examples/nod
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e import toolkits
 from tests.e2e.conftest import Server
 from tuotempo_soap.services import instances
 from tuotempo_soap.store.repositories import ReservationRepository
@@ -40,7 +38,7 @@ DATE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 def node() -> str:
     """The node executable; skips (before any server starts) when the client cannot run."""
     # CI sets TUOTEMPO_REQUIRE_NODE so a missing client fails instead of skipping.
-    give_up = pytest.fail if os.environ.get("TUOTEMPO_REQUIRE_NODE") else pytest.skip
+    give_up = toolkits.give_up("TUOTEMPO_REQUIRE_NODE")
     executable = shutil.which("node")
     if executable is None:
         give_up(f"Node.js is not on PATH: install Node.js 20.19+, then {INSTALL_HINT}")
@@ -50,23 +48,8 @@ def node() -> str:
 
 
 def run_roundtrip(node: str, server: Server, *credentials: str) -> dict[str, Any]:
-    try:
-        completed = subprocess.run(
-            [node, str(CLIENT_DIR / "roundtrip.js"), server.wsdl_url, *credentials],
-            cwd=CLIENT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"roundtrip.js did not finish in 60 s; stderr so far: {exc.stderr!r}")
-    assert completed.returncode == 0, (
-        f"roundtrip.js exited {completed.returncode}\n"
-        f"stderr:\n{completed.stderr}\nstdout:\n{completed.stdout}"
-    )
-    summary: dict[str, Any] = json.loads(completed.stdout)
-    return summary
+    command = [node, str(CLIENT_DIR / "roundtrip.js"), server.wsdl_url, *credentials]
+    return toolkits.run_json_client(command, CLIENT_DIR, "roundtrip.js")
 
 
 def test_node_soap_roundtrip(node: str, server: Server) -> None:

@@ -16,8 +16,6 @@ Needs the PHP CLI with ext-soap: ``apt-get install -y php-cli php-soap``.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +25,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.e2e import toolkits
 from tests.e2e.conftest import Server
 from tuotempo_soap.services import instances
 from tuotempo_soap.store.repositories import ReservationRepository
@@ -44,7 +43,7 @@ DATE = re.compile(r"^\d{2}/\d{2}/\d{4}$")
 def php() -> str:
     """The php executable; skips (before any server starts) when the client cannot run."""
     # CI sets TUOTEMPO_REQUIRE_PHP so a missing PHP fails instead of skipping.
-    give_up = pytest.fail if os.environ.get("TUOTEMPO_REQUIRE_PHP") else pytest.skip
+    give_up = toolkits.give_up("TUOTEMPO_REQUIRE_PHP")
     executable = shutil.which("php")
     if executable is None:
         give_up(f"PHP is not on PATH: {INSTALL_HINT}")
@@ -57,23 +56,8 @@ def php() -> str:
 
 
 def run_roundtrip(php: str, server: Server, *credentials: str) -> dict[str, Any]:
-    try:
-        completed = subprocess.run(
-            [php, str(CLIENT_DIR / "roundtrip.php"), server.wsdl_url, *credentials],
-            cwd=CLIENT_DIR,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"roundtrip.php did not finish in 60 s; stderr so far: {exc.stderr!r}")
-    assert completed.returncode == 0, (
-        f"roundtrip.php exited {completed.returncode}\n"
-        f"stderr:\n{completed.stderr}\nstdout:\n{completed.stdout}"
-    )
-    summary: dict[str, Any] = json.loads(completed.stdout)
-    return summary
+    command = [php, str(CLIENT_DIR / "roundtrip.php"), server.wsdl_url, *credentials]
+    return toolkits.run_json_client(command, CLIENT_DIR, "roundtrip.php")
 
 
 def test_php_soapclient_roundtrip(php: str, server: Server) -> None:

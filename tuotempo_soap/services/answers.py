@@ -37,6 +37,7 @@ from ..domain.reminders.replies import (
 )
 from ..domain.reminders.rules import ReminderRules
 from ..domain.reservation import AnswerChannel, ChangedBy, Status
+from ..store.clinic import IntegrationRepository
 from ..store.engine import Store
 from ..store.reminders import CallbackRepository, EventRepository, ReminderRepository, ids_of
 from ..store.repositories import InstanceRepository, ReservationRepository
@@ -242,8 +243,6 @@ def _remember_cancellations(
     connection: Any, instance: Instance, rows: Sequence[Any], now: datetime
 ) -> None:
     """Queue CancelAppointment for clinics integrated by web services."""
-    from ..store.clinic import IntegrationRepository
-
     if IntegrationRepository(connection).get(instance.id) is None:
         return
     callbacks = CallbackRepository(connection)
