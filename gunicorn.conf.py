@@ -4,16 +4,21 @@
 bind = "127.0.0.1:8000"
 
 # Spyne's XML work is CPU bound and the machine class has 2 cores: two worker
-# processes, each with a few threads so a slow database call does not stall it.
+# processes. A gthread worker reads a request's header and body on a pool thread,
+# so each slow client (slowloris) holds a thread until it finishes: with 16 threads
+# a worker is starved by 16 slow connections, not 4 (both workers: 16 to 28, as the
+# kernel spreads them). The real shield is nginx in front (deploy/nginx.conf).
 workers = 2
 worker_class = "gthread"
-threads = 4
+threads = 16
 
 # Build the app (and run migrations) once in the master, then fork.
 preload_app = True
 
 timeout = 60
 graceful_timeout = 30
+# Longer than the idle keepalive_timeout of deploy/nginx.conf's upstream (4 s), so
+# nginx never sends a request on a connection gunicorn is closing.
 keepalive = 5
 max_requests = 10000
 max_requests_jitter = 1000
@@ -23,6 +28,12 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(M)sms'
+# Logs the route of an answer link, not its token, and no query values.
+logger_class = "tuotempo_soap.web.accesslog.AccessLogger"
+
+# X-Forwarded-Proto (wsgi.url_scheme) is believed only from the local proxy; the
+# app has its own TUOTEMPO_TRUSTED_PROXY_HOPS / TUOTEMPO_TRUSTED_PROXIES for the rest.
+forwarded_allow_ips = "127.0.0.1,::1"
 
 limit_request_line = 8190
 limit_request_fields = 100

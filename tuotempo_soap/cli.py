@@ -83,7 +83,7 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     from .web.app import create_app
 
     settings = _settings()
-    app = create_app(settings)
+    app = create_app(settings, demo=demo)
     if demo:
         _print_demo(app.store, host, port)
     app.store.dispose()
@@ -93,9 +93,16 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            # Served without a proxy, a slow client holds a pool thread for as long as
+            # it dribbles its request (gthread has no header deadline): threads wait
+            # cheaply, so have many; idle keep-alive connections wait in the poller
+            # and are dropped after 2 s. README, "Production", says what it survives.
+            self.cfg.set("threads", 32)
+            self.cfg.set("keepalive", 2)
             self.cfg.set("accesslog", "-")
             self.cfg.set("access_log_format", '%(h)s "%(r)s" %(s)s %(B)s %(M)sms')
+            # The route of an answer link, not its token; no query values.
+            self.cfg.set("logger_class", "tuotempo_soap.web.accesslog.AccessLogger")
 
         def load(self) -> Any:
             return app

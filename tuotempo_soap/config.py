@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 
@@ -38,6 +39,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, *, zero: bool = True) -> float:
+    """A duration in seconds; 0 (when ``zero``) means "no bound"."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value >= 0 or value == float("inf") or (value == 0 and not zero):
+        raise ValueError(f"{name} must be {'0 or more' if zero else 'more than 0'} seconds")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -47,6 +62,27 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
+IPNetwork = IPv4Network | IPv6Network
+# Loopback: the proxy runs on the same machine (as gunicorn's forwarded_allow_ips).
+DEFAULT_TRUSTED_PROXIES: tuple[IPNetwork, ...] = (ip_network("127.0.0.1"), ip_network("::1"))
+
+
+def _networks(
+    env: Mapping[str, str], name: str, default: tuple[IPNetwork, ...]
+) -> tuple[IPNetwork, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return tuple(
+            ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip()
+        )
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a comma-separated list of IP addresses or networks, not {raw!r}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -60,6 +96,26 @@ class Settings:
     max_page_size: int = 500
     default_page_size: int = 100
     max_body_bytes: int = 8 * 1024 * 1024
+    # Bounds on every wait for the database, in seconds (README, "Timeouts"):
+    # connecting, one statement (0 = none), a lock (0 = none), a pooled
+    # connection; and how long /healthz waits for its ping.
+    db_connect_timeout: float = 3.0
+    db_statement_timeout: float = 15.0
+    db_lock_timeout: float = 5.0
+    db_pool_timeout: float = 5.0
+    health_timeout: float = 1.5
+    # Password guessing (README, "Security"): Argon2 checks at once per process,
+    # how long a request waits for one, and the failure throttle's rule.
+    auth_max_concurrent_hashes: int = 1
+    auth_hash_wait_seconds: float = 0.5
+    auth_failures_before_delay: int = 3
+    auth_failures_before_lock: int = 10
+    auth_lock_seconds: float = 60.0
+    auth_failure_memory_seconds: float = 900.0
+    # Behind a reverse proxy (deploy/nginx.conf): how many proxies set X-Forwarded-*,
+    # and which peers may be one. 0 = no proxy: the headers are not believed at all.
+    trusted_proxy_hops: int = 0
+    trusted_proxies: tuple[IPNetwork, ...] = DEFAULT_TRUSTED_PROXIES
     log_level: str = "INFO"
     # Message gateway (see README, "Message gateway").
     senders_file: Path | None = None
@@ -89,6 +145,21 @@ class Settings:
             max_page_size=max_page,
             default_page_size=min(_int(env, "TUOTEMPO_DEFAULT_PAGE_SIZE", 100), max_page),
             max_body_bytes=_int(env, "TUOTEMPO_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024),
+            db_connect_timeout=_seconds(env, "TUOTEMPO_DB_CONNECT_TIMEOUT", 3.0, zero=False),
+            db_statement_timeout=_seconds(env, "TUOTEMPO_DB_STATEMENT_TIMEOUT", 15.0),
+            db_lock_timeout=_seconds(env, "TUOTEMPO_DB_LOCK_TIMEOUT", 5.0),
+            db_pool_timeout=_seconds(env, "TUOTEMPO_DB_POOL_TIMEOUT", 5.0, zero=False),
+            health_timeout=_seconds(env, "TUOTEMPO_HEALTH_TIMEOUT", 1.5, zero=False),
+            auth_max_concurrent_hashes=_int(env, "TUOTEMPO_AUTH_MAX_CONCURRENT_HASHES", 1),
+            auth_hash_wait_seconds=_float(env, "TUOTEMPO_AUTH_HASH_WAIT_SECONDS", 0.5),
+            auth_failures_before_delay=_int(
+                env, "TUOTEMPO_AUTH_FAILURES_BEFORE_DELAY", 3, minimum=0
+            ),
+            auth_failures_before_lock=_int(env, "TUOTEMPO_AUTH_FAILURES_BEFORE_LOCK", 10),
+            auth_lock_seconds=_float(env, "TUOTEMPO_AUTH_LOCK_SECONDS", 60.0),
+            auth_failure_memory_seconds=_float(env, "TUOTEMPO_AUTH_FAILURE_MEMORY_SECONDS", 900.0),
+            trusted_proxy_hops=_int(env, "TUOTEMPO_TRUSTED_PROXY_HOPS", 0, minimum=0),
+            trusted_proxies=_networks(env, "TUOTEMPO_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES),
             log_level=(env.get("TUOTEMPO_LOG_LEVEL") or "INFO").upper(),
             senders_file=Path(env["TUOTEMPO_SENDERS_FILE"])
             if env.get("TUOTEMPO_SENDERS_FILE")

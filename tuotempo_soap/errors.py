@@ -65,3 +65,22 @@ class StoreUnavailableError(TuotempoError):
     """The database cannot be reached or refused the work; the caller may retry."""
 
     code = "Server.DatabaseUnavailable"
+
+
+class TooManyAttemptsError(TuotempoError):
+    """Too many wrong passwords lately for this user or from this address; wait and retry.
+
+    ``retry_after`` (whole seconds) is also said in the message, for people.
+    """
+
+    code = "Client.TooManyAttempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, field="AUTH")
+        self.retry_after = retry_after
+
+
+class ServerBusyError(TuotempoError):
+    """Every password-checking slot of the process is taken; the caller may retry."""
+
+    code = "Server.Busy"

@@ -23,7 +23,7 @@ from spyne.interface.wsdl import Wsdl11
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
-from tuotempo_soap.soap.wsdl import LOCATION_PLACEHOLDER, clean_wsdl, with_location
+from tuotempo_soap.soap.wsdl import CLINIC_LOCATION_PLACEHOLDER, clean_wsdl, with_location
 
 from .backend import ClinicBackend
 from .contract import CLINIC_TNS, ClinicService
@@ -61,10 +61,11 @@ def build_spyne_app(backend: ClinicBackend | None = None) -> Application:
 
 
 def build_wsdl() -> bytes:
-    """The published clinic contract (``wsdl/clinic.wsdl``), with a placeholder address."""
+    """The published clinic contract (``wsdl/clinic.wsdl``), with a placeholder address
+    that fails loudly in a stub generated from the file (each clinic serves its own)."""
     interface = Wsdl11(build_spyne_app().interface)
-    interface.build_interface_document(LOCATION_PLACEHOLDER)
-    return clean_wsdl(interface.get_interface_document())
+    interface.build_interface_document(CLINIC_LOCATION_PLACEHOLDER)
+    return clean_wsdl(interface.get_interface_document(), CLINIC_LOCATION_PLACEHOLDER)
 
 
 class ClinicApp:
@@ -101,7 +102,10 @@ class ClinicApp:
             query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
             if "wsdl" in {key.lower() for key in query}:
                 return _reply(
-                    start_response, "200 OK", XML, with_location(self.wsdl, _url(environ))
+                    start_response,
+                    "200 OK",
+                    XML,
+                    with_location(self.wsdl, _url(environ), CLINIC_LOCATION_PLACEHOLDER),
                 )
             return _reply(
                 start_response,

@@ -64,7 +64,7 @@ class RecordingSoapClient extends SoapClient
 }
 
 // A SoapFault from ext-soap: faultcode is the text the server sent, prefix
-// included (soap11env:Client.AuthenticationFailed); the typed <detail> is decoded
+// included (soap:Client.AuthenticationFailed); the typed <detail> is decoded
 // with the WSDL's ServiceFault type into $fault->detail->ServiceFault.
 function fault_of(SoapFault $fault): array
 {

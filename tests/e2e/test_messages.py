@@ -78,6 +78,15 @@ class Gateway:
         page = self.client.service.searchMessages(AUTH=who.auth(), **filters)
         return list(page.MESSAGES.MESSAGE) if page.MESSAGES else []
 
+    def reference_of(self, message_id: int) -> str:
+        """What the provider got for this message instead of our sequential id."""
+        with self.store.unit_of_work() as connection:
+            return str(
+                connection.execute(
+                    select(messages_table.c.reference).where(messages_table.c.id == message_id)
+                ).scalar_one()
+            )
+
     def status_of(self, who: Credentials, legacy_id: str) -> Any:
         (found,) = self.search(who, LEGACY_ID=legacy_id)
         return found
@@ -229,7 +238,8 @@ def test_same_legacy_id_queues_one_message(gateway: Gateway) -> None:
     assert count >= 2  # one per legacy id in this instance (other instances may reuse names)
     gateway.run_worker_once()
     assert sorted(b["client_ref"] for b in gateway.sms.accepted.values()) == sorted(
-        str(i) for i in {first.ITEMS.ITEM[0].MESSAGE_ID, results[0].ITEMS.ITEM[0].MESSAGE_ID}
+        gateway.reference_of(i)
+        for i in {first.ITEMS.ITEM[0].MESSAGE_ID, results[0].ITEMS.ITEM[0].MESSAGE_ID}
     )
 
 
@@ -266,32 +276,34 @@ def test_worker_sends_and_receipts_deliver(gateway: Gateway) -> None:
     queued = gateway.send(who, sms("w-sms", to="622222222"), email("w-mail", to="luis@example.org"))
     sms_id, mail_id = (i.MESSAGE_ID for i in queued.ITEMS.ITEM)
     gateway.run_worker_once()
+    sms_ref, mail_ref = gateway.reference_of(sms_id), gateway.reference_of(mail_id)
+    assert len({sms_ref, mail_ref, str(sms_id), str(mail_id)}) == 4
 
     (mail,) = gateway.smtp.messages
     assert mail["To"] == "luis@example.org" and mail["Subject"] == "Su cita"
     assert mail["From"] == "clinic@acme.example" and mail["Reply-To"] == "desk@acme.example"
-    assert str(mail_id) in mail["Message-ID"]
+    assert mail["Message-ID"].startswith(f"<tuotempo-{mail_ref}@")
     (body,) = gateway.sms.accepted.values()
     assert body["to"] == "+34622222222" and body["text"].startswith("Recordatorio")
-    assert body["client_ref"] == str(sms_id)
+    assert body["client_ref"] == sms_ref  # never our sequential id
     request = gateway.sms.requests[0]
     assert request["headers"]["Authorization"] == f"Bearer {SECRETS['TEST_SMS_TOKEN']}"
 
     sent = gateway.status_of(who, "w-sms")
     assert sent.STATUS == "SENT" and sent.SENT_DATE and sent.SENT_TIME and sent.ATTEMPTS == 1
 
-    wrong = _post_sms_receipt(gateway, {"id": f"gw-{sms_id}", "stat": "DELIVRD"}, secret="nope")
+    wrong = _post_sms_receipt(gateway, {"id": f"gw-{sms_ref}", "stat": "DELIVRD"}, secret="nope")
     assert wrong.status_code == 401
     assert gateway.status_of(who, "w-sms").STATUS == "SENT"
-    ok = _post_sms_receipt(gateway, {"id": f"gw-{sms_id}", "stat": "DELIVRD"})
+    ok = _post_sms_receipt(gateway, {"id": f"gw-{sms_ref}", "stat": "DELIVRD"})
     assert ok.status_code == 200 and ok.json()["result"] == "applied"
-    twice = _post_sms_receipt(gateway, {"id": f"gw-{sms_id}", "stat": "DELIVRD"})
+    twice = _post_sms_receipt(gateway, {"id": f"gw-{sms_ref}", "stat": "DELIVRD"})
     assert twice.json()["result"] == "ignored"
-    late = _post_sms_receipt(gateway, {"id": f"gw-{sms_id}", "stat": "UNDELIV", "err": "late"})
+    late = _post_sms_receipt(gateway, {"id": f"gw-{sms_ref}", "stat": "UNDELIV", "err": "late"})
     assert late.json()["result"] == "ignored"
 
     payload = json.dumps(
-        {"message_id": mail["Message-ID"], "reference": str(mail_id), "status": "delivered"}
+        {"message_id": mail["Message-ID"], "reference": mail_ref, "status": "delivered"}
     ).encode()
     signature = hmac.new(
         SECRETS["TEST_MAIL_RECEIPT_SECRET"].encode(), payload, hashlib.sha256

@@ -116,7 +116,9 @@ def world(
     clock = workdir / "clock.txt"
     clock.write_text(datetime(2027, 3, 1, 8, 0, tzinfo=MADRID).isoformat())
     senders = workdir / "senders.json"
-    senders.write_text(json.dumps(senders_config(sms, smtp)))
+    config = senders_config(sms, smtp)
+    config["routes"]["*"]["VOICE"] = "sms-gw"  # calls through the gateway that takes keypads
+    senders.write_text(json.dumps(config))
     port = _free_port()
     if request.param == "sqlite":
         database_url = f"sqlite:///{workdir / 'tuotempo.db'}"
@@ -268,7 +270,13 @@ def test_reminders_replies_and_the_answer_back(world: World) -> None:
     cancel = next(link for link in links if link == links[1])
     page = requests.get(cancel, timeout=10)
     assert page.status_code == 200 and "02/03/2027 11:00" in page.text and "<form" in page.text
-    assert requests.post(cancel, timeout=10).status_code == 200
+    form_token = re.search(r'name="form_token" value="([0-9a-f]{64})"', page.text)
+    assert form_token is not None
+    assert requests.post(cancel, timeout=10).status_code == 403  # not from the page
+    posted = requests.post(cancel, data={"form_token": form_token.group(1)}, timeout=10)
+    assert posted.status_code == 200
+    again = requests.post(cancel, data={"form_token": form_token.group(1)}, timeout=10)
+    assert again.status_code == 409  # a link answers once
     forged = requests.get(cancel[:-3] + "abc", timeout=10)
     assert forged.status_code == 404
 
@@ -413,9 +421,18 @@ def test_voice_keypad_answer(world: World) -> None:
     found = world.client.service.searchMessages(AUTH=his.auth(), TO="912345678")
     (call,) = found.MESSAGES.MESSAGE
     assert call.CHANNEL == "VOICE" and call.STATUS == "SENT"
+    # The provider quotes the reference it got for the call, not our message id.
+    (placed,) = [b for b in world.sms.accepted.values() if b["to"] == call.TO]
+    guessed = requests.post(
+        f"{world.url}/inbound/voice/sms-gw",
+        data={"reference": str(call.MESSAGE_ID), "digits": "2"},
+        headers={"X-Receipt-Secret": SECRETS["TEST_SMS_RECEIPT_SECRET"]},
+        timeout=30,
+    )
+    assert guessed.status_code == 200 and guessed.json()["result"] == "unknown_sender"
     answer = requests.post(
         f"{world.url}/inbound/voice/sms-gw",
-        data={"reference": str(call.MESSAGE_ID), "digits": "1"},
+        data={"reference": placed["client_ref"], "digits": "1"},
         headers={"X-Receipt-Secret": SECRETS["TEST_SMS_RECEIPT_SECRET"]},
         timeout=30,
     )

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.conftest import make_instance
 from tuotempo_soap.config import Settings
@@ -184,7 +184,7 @@ def test_receipt_before_the_worker_records_the_send(
                     store,
                     "scripted",
                     provider_message_id=None,
-                    reference=str(message.message_id),
+                    reference=message.reference,
                     delivered=True,
                     error=None,
                     now=clock.now,
@@ -240,3 +240,22 @@ def test_worker_gives_back_what_it_cannot_send_within_its_lease(
     states = [row(store, mid)["status"] for mid in ids]
     assert states == ["SENT", "SENT", "QUEUED"]
     assert row(store, ids[2])["attempts"] == 0 and row(store, ids[2])["claimed_by"] is None
+
+
+def test_each_message_goes_out_under_a_random_reference_recorded_with_its_provider(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, (new, legacy) = queue(store, clock, "ref-1", "ref-2")
+    first = row(store, new)["reference"]
+    assert first and len(first) == 24 and not first.isdigit()
+    with store.unit_of_work(write=True) as connection:  # queued before references existed
+        connection.execute(
+            update(messages_table).where(messages_table.c.id == legacy).values(reference=None)
+        )
+    sender = ScriptedSender()
+    worker(store, sender, tuned, clock).run_once()
+    by_id = {m.message_id: m for m in sender.sent}
+    assert by_id[new].reference == first  # the same on every attempt: the idempotency key
+    assert by_id[legacy].reference and by_id[legacy].reference == row(store, legacy)["reference"]
+    assert by_id[legacy].reference != first
+    assert {row(store, mid)["provider"] for mid in (new, legacy)} == {"scripted"}

@@ -20,13 +20,20 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """What a sender needs; ``message_id`` doubles as the idempotency key."""
+    """What a sender needs.
+
+    ``reference`` is what the provider gets from us: the idempotency key and the
+    reference it quotes back in receipts and answers. It is random (never the
+    sequential ``message_id``, which stays ours, for logs), and the same on
+    every attempt, so a provider that honours keys drops a resend.
+    """
 
     message_id: int
     instance: str
     channel: str  # SMS, EMAIL, VOICE, FAX, PUSH, WHATSAPP
     recipient: str  # E.164 phone, e-mail address or push token
     text: str
+    reference: str
     sender_id: str | None = None  # SMS sender id / caller id as the HIS asked
     subject: str | None = None
     language: str | None = None

@@ -325,12 +325,28 @@ def parse_dispatch_config(data: object, data_dir: Path, env: Mapping[str, str]) 
     }
     if not providers:
         raise _error("providers", "must name at least one provider")
+    _own_receipt_secrets(providers)
     routes_section = root.section("routes")
     if routes_section is None:
         raise _error("routes", "is missing")
     routes = _routes(routes_section, providers)
     root.done()
     return DispatchConfig(providers, routes)
+
+
+def _own_receipt_secrets(providers: Mapping[str, ProviderConfig]) -> None:
+    """Each provider's inbound endpoints take only its own credentials; two providers
+    sharing a secret could post receipts and patients' answers as each other."""
+    owner: dict[str, str] = {}
+    for name, provider in providers.items():
+        if provider.receipts is None:
+            continue
+        first = owner.setdefault(provider.receipts.secret, name)
+        if first != name:
+            raise _error(
+                f"providers.{name}.receipts.secret_env",
+                f"holds the same secret as providers.{first}.receipts; give each provider its own",
+            )
 
 
 def _routes(

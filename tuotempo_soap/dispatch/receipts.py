@@ -98,7 +98,7 @@ class ReceiptSettings:
 
 @dataclass(frozen=True)
 class Receipt:
-    """``reference`` is our message id as the provider echoes it back, when it does."""
+    """``reference`` is the message's random reference as the provider echoes it back."""
 
     provider_message_id: str | None
     reference: str | None
@@ -147,7 +147,7 @@ def _values(settings: ReceiptSettings, body: bytes) -> Mapping[str, object]:
     if settings.format == "json":
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ReceiptFormatError("the receipt body is not JSON") from None
         if not isinstance(data, dict):
             raise ReceiptFormatError("the receipt body is not a JSON object")

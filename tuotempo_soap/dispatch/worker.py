@@ -21,6 +21,7 @@ from typing import Any
 
 from ..config import Settings
 from ..domain.message import MessageStatus
+from ..errors import TuotempoError
 from ..services.instances import utcnow
 from ..store.engine import Store
 from ..store.outbox import MessageRepository
@@ -76,6 +77,13 @@ class OutboxWorker:
             repo = MessageRepository(connection)
             expired = repo.expire_due(now)
             batch = repo.claim(now, self.worker_id, lease, self.settings.worker_batch_size)
+            # Recorded before anything is handed over: receipts and patients'
+            # answers are then accepted from this provider only.
+            providers = {int(row["id"]): self._provider(row) for row in batch}
+            references = repo.stamp_claimed(self.worker_id, providers)
+            for row in batch:
+                row["provider"] = providers[int(row["id"])]
+                row["reference"] = references[int(row["id"])]
         if expired:
             log.info("expired %d message(s) before sending", expired)
         # Stop well before the lease ends: past it another worker may take the
@@ -106,6 +114,12 @@ class OutboxWorker:
                 stop.wait(self.settings.worker_poll_seconds if not once else 0)
         return total
 
+    def _provider(self, row: dict[str, Any]) -> str | None:
+        try:
+            return self.dispatch.provider_name_for(row["instance_name"], row["channel"])
+        except TuotempoError:  # no route: _send raises it again, outside the claim
+            return None
+
     def _send(self, row: dict[str, Any]) -> None:
         instance, channel = row["instance_name"], row["channel"]
         provider = self.dispatch.provider_name_for(instance, channel)
@@ -115,6 +129,7 @@ class OutboxWorker:
             channel=channel,
             recipient=row["recipient"],
             text=row["body"],
+            reference=row["reference"],
             sender_id=row["sender"],
             subject=row["subject"],
             language=row["language"],

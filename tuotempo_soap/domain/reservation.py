@@ -52,10 +52,20 @@ class AnswerChannel(StrEnum):
 
 
 class ChangedBy(StrEnum):
-    """Who last changed a reservation's STATUS."""
+    """Who last changed a reservation's STATUS (STATUS_CHANGED_BY).
 
+    The guide has no such field; the values follow its glossary, where the
+    back-office is also called the "platform".
+    """
+
+    # The clinic: its software pushed the status (updateReservations), or its
+    # own agenda did, read by the clinic poller (a cancellation at the desk).
     HIS = "HIS"
+    # The patient, answering a reminder (SMS, e-mail link, voice keypad).
     PATIENT = "PATIENT"
+    # This platform on the clinic's behalf: a cancellation sent to the clinic
+    # through the portal (``appointment delete``, deleteAppointment).
+    PLATFORM = "PLATFORM"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ The rule for contradicting answers is ``domain.reminders.replies.decide``: the
 first cancellation is final (the slot may be given away), a later "yes" is
 answered "already cancelled, call the clinic"; a cancellation after a
 confirmation applies; nothing changes after the appointment has started.
+
+Tenants stay apart: an answer received through a provider only ever reaches
+messages that went out through that provider on that channel (SMS replies to
+SMS reminders, keypad results to voice calls), found by the random reference
+the provider got from us or by the patient's number, never by a guessable id;
+a number with open reminders of several clinics is asked which one it means
+(``sms_reply``). An e-mail link answers once.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from sqlalchemy import RowMapping
 from ..clinic import ClinicError
 from ..domain.message import Channel, normalise_recipient
 from ..domain.reminders.planning import AppointmentView, compose_message
+from ..domain.reminders.questions import Choice, read_choice, which_appointment
 from ..domain.reminders.replies import (
     Decision,
     ReplyIntent,
@@ -39,7 +47,15 @@ from ..domain.reminders.rules import ReminderRules
 from ..domain.reservation import AnswerChannel, ChangedBy, Status
 from ..store.clinic import IntegrationRepository
 from ..store.engine import Store
-from ..store.reminders import CallbackRepository, EventRepository, ReminderRepository, ids_of
+from ..store.outbox import REFERENCE_PATTERN
+from ..store.reminders import (
+    AnswerLinkRepository,
+    CallbackRepository,
+    EventRepository,
+    ReminderRepository,
+    ReplyQuestionRepository,
+    ids_of,
+)
 from ..store.repositories import InstanceRepository, ReservationRepository
 from . import clinic_sync, messages
 from .clinic_sync import ClientBuilder
@@ -50,6 +66,13 @@ log = logging.getLogger(__name__)
 
 ANSWERABLE = ("reminder", "change")
 MAX_CALLBACK_ATTEMPTS = 10
+# Outcomes beyond the decision rule's: a reply matching appointments at several
+# clinics (a question was sent), and an e-mail link used a second time.
+ASK_WHICH = "ASK_WHICH"
+ALREADY_USED = "ALREADY_USED"
+# How long "1 NO" still refers to the numbered list the patient was sent.
+QUESTION_VALID_FOR = timedelta(days=7)
+_CANCELLED = (Status.CANCELLED_BY_USER.value, Status.CANCELLED_BY_ADMIN.value)
 
 
 @dataclass
@@ -65,9 +88,7 @@ def _rules(store: Store, instance: Instance) -> ReminderRules:
     return get_rules(store, instance) or ReminderRules()
 
 
-def sms_reply(store: Store, sender: str, text: str, *, now: datetime | None = None) -> AnswerResult:
-    """An SMS from a patient: matched to the latest reminder sent to that number."""
-    now = now or utcnow()
+def _number_forms(store: Store, sender: str) -> list[str]:
     # Gateways usually send the number in international form; when not, read it
     # as a number of each country our instances serve.
     forms = {sender.strip()}
@@ -76,23 +97,171 @@ def sms_reply(store: Store, sender: str, text: str, *, now: datetime | None = No
             forms.add(normalise_recipient(Channel.SMS, sender, region))
         except ValueError:
             continue
+    return sorted(forms)
+
+
+def _same_address(ours: str | None, theirs: str, forms: Sequence[str]) -> bool:
+    """Whether the sender id or number a message went out from is the one a reply
+    was sent to (``forms``: that ``to`` read as a number of each of our countries)."""
+    if not ours:
+        return False
+    return ours.strip().casefold() == theirs.strip().casefold() or ours.strip() in forms
+
+
+def _upcoming(store: Store, reminder: RowMapping, now: datetime) -> list[tuple[datetime, Any]]:
+    """The reminder's appointments still worth an answer (neither cancelled nor
+    started), earliest first, with their start in UTC."""
+    instance = get_instance_by_id(store, reminder["instance_id"])
     with store.unit_of_work() as connection:
-        reminder = ReminderRepository(connection).latest_sent_to(sorted(forms), ANSWERABLE)
-    if reminder is None:
-        log.info("SMS reply from a number we sent no reminder to: ignored")
+        rows = ReservationRepository(connection).by_ids(
+            instance.id, ids_of(reminder["reservation_ids"])
+        )
+    live = [
+        (_start_utc(instance, r), r)
+        for r in rows
+        if r["status"] not in _CANCELLED and r["patient_answer"] != "CANCELLED"
+    ]
+    return sorted((item for item in live if item[0] > now), key=lambda item: item[0])
+
+
+def sms_reply(
+    store: Store,
+    provider: str,
+    sender: str,
+    text: str,
+    *,
+    to: str | None = None,
+    reply_reference: str | None = None,
+    now: datetime | None = None,
+) -> AnswerResult:
+    """An SMS from a patient, received through ``provider``.
+
+    Only reminders that went out to this number as SMS through this same
+    provider are considered. The conversation is the one the provider names,
+    when it does (the reference of our message it answers, or the sender id or
+    number it was sent to); otherwise the latest reminder of each instance
+    counts, and when more than one instance still has an open appointment the
+    patient is asked which one (a numbered list, answered "1 NO"): nothing is
+    applied across clinics on a guess.
+    """
+    now = now or utcnow()
+    forms = _number_forms(store, sender)
+    with store.unit_of_work() as connection:
+        repo = ReminderRepository(connection)
+        referenced = None
+        if reply_reference and REFERENCE_PATTERN.fullmatch(reply_reference):
+            referenced = repo.by_reference(
+                provider, Channel.SMS.value, reply_reference, ANSWERABLE, recipients=forms
+            )
+        sent = repo.sent_through(provider, Channel.SMS.value, forms, ANSWERABLE)
+        asked = ReplyQuestionRepository(connection).latest(
+            provider, forms, now - QUESTION_VALID_FOR
+        )
+    if referenced is not None:
+        return _sms_answer(store, referenced, parse_reply(text, referenced["language"]), now)
+    if not sent:
+        log.info("SMS reply from a number we sent no reminder to through %s: ignored", provider)
         return AnswerResult("UNKNOWN_SENDER")
-    intent = parse_reply(text, reminder["language"])
+    by_id = {int(r["id"]): r for r in sent}
+    if asked:
+        choice = read_choice(text, len(asked))
+        if choice is not None and asked[choice[0]] in by_id:
+            chosen = by_id[asked[choice[0]]]
+            return _sms_answer(store, chosen, parse_reply(choice[1], chosen["language"]), now)
+    latest: dict[int, RowMapping] = {}
+    for row in sent:  # newest first: each instance's latest reminder to this number
+        latest.setdefault(int(row["instance_id"]), row)
+    candidates = list(latest.values())
+    if to:
+        to_forms = _number_forms(store, to)
+        named = [r for r in candidates if _same_address(r["message_sender"], to, to_forms)]
+        candidates = named or candidates
+    if len(candidates) > 1:
+        upcoming = [(r, found) for r in candidates if (found := _upcoming(store, r, now))]
+        if len(upcoming) > 1:
+            return _ask_which(store, provider, upcoming, now)
+        candidates = [r for r, _ in upcoming] or candidates
+    reminder = candidates[0]
+    return _sms_answer(store, reminder, parse_reply(text, reminder["language"]), now)
+
+
+def _sms_answer(
+    store: Store, reminder: RowMapping, intent: ReplyIntent, now: datetime
+) -> AnswerResult:
     return _answer(store, reminder, intent, AnswerChannel.SMS, now, reply_channel=Channel.SMS)
 
 
-def voice_answer(
-    store: Store, message_id: int, digit: str, *, now: datetime | None = None
+def _ask_which(
+    store: Store,
+    provider: str,
+    candidates: Sequence[tuple[RowMapping, list[tuple[datetime, Any]]]],
+    now: datetime,
 ) -> AnswerResult:
-    """A voice call's keypad result for the call we placed (our message id)."""
+    """Ask the patient which appointment they mean (each reminder's next one, in
+    time order); change nothing."""
+    listed: list[tuple[datetime, RowMapping, Choice]] = []
+    for reminder, upcoming in candidates:
+        starts_at, first = upcoming[0]
+        start = (
+            datetime.strptime(first["app_start_time"], "%H:%M").time()
+            if first["app_start_time"]
+            else None
+        )
+        instance = get_instance_by_id(store, reminder["instance_id"])
+        clinic = _rules(store, instance).clinic_name
+        listed.append((starts_at, reminder, Choice(first["app_date"], start, clinic)))
+    listed.sort(key=lambda item: item[0])
+    latest = candidates[0][0]  # newest first: the clinic that wrote last asks
+    instance = get_instance_by_id(store, latest["instance_id"])
+    text = which_appointment(latest["language"] or instance.language, [c for _, _, c in listed])
+    with store.unit_of_work(write=True) as connection:
+        ReplyQuestionRepository(connection).add(
+            provider, latest["recipient"], [int(r["id"]) for _, r, _ in listed], now
+        )
+        EventRepository(connection).add(
+            [
+                {
+                    "instance_id": int(r["instance_id"]),
+                    "reservation_id": rid,
+                    "reminder_id": int(r["id"]),
+                    "event": "ANSWER",
+                    "detail": "SMS reply from a number with appointments at several clinics: "
+                    "asked which one, nothing changed",
+                    "at": now,
+                }
+                for _, r, _ in listed
+                for rid in ids_of(r["reservation_ids"])
+            ]
+        )
+    messages.update_messages(
+        store,
+        instance,
+        [
+            {
+                "LEGACY_ID": f"which-{uuid.uuid4().hex[:16]}",
+                "CHANNEL": Channel.SMS.value,
+                "TO": latest["recipient"],
+                "TEXT": text,
+            }
+        ],
+        max_items=1,
+        now=now,
+    )
+    log.info("SMS reply via %s matches %d clinics: asked which", provider, len(listed))
+    return AnswerResult(ASK_WHICH, acknowledgement=text)
+
+
+def voice_answer(
+    store: Store, provider: str, reference: str, digit: str, *, now: datetime | None = None
+) -> AnswerResult:
+    """A voice call's keypad result, for a call placed through ``provider``
+    (``reference``: the one that provider got from us for that call)."""
     now = now or utcnow()
     with store.unit_of_work() as connection:
-        reminder = ReminderRepository(connection).by_message(message_id)
-    if reminder is None or reminder["kind"] not in ANSWERABLE:
+        reminder = ReminderRepository(connection).by_reference(
+            provider, Channel.VOICE.value, reference, ANSWERABLE
+        )
+    if reminder is None:
         return AnswerResult("UNKNOWN_SENDER")
     return _answer(
         store, reminder, parse_keypad(digit), AnswerChannel.VOICE, now, reply_channel=None
@@ -102,14 +271,24 @@ def voice_answer(
 def link_answer(
     store: Store, reminder_id: int, action: str, *, now: datetime | None = None
 ) -> AnswerResult:
-    """A confirm or cancel link from an e-mail (its token already verified)."""
+    """A confirm or cancel link from an e-mail (its token already verified).
+
+    A link answers once: the second use changes nothing (``ALREADY_USED``).
+    """
     now = now or utcnow()
     with store.unit_of_work() as connection:
         reminder = ReminderRepository(connection).get(reminder_id)
-    if reminder is None:
+    if reminder is None or reminder["channel"] != Channel.EMAIL.value:
         return AnswerResult("UNKNOWN_SENDER")
     intent = ReplyIntent.CONFIRM if action == "confirm" else ReplyIntent.CANCEL
-    return _answer(store, reminder, intent, AnswerChannel.EMAIL, now, reply_channel=None)
+    return _answer(
+        store, reminder, intent, AnswerChannel.EMAIL, now, reply_channel=None, link=action
+    )
+
+
+def link_used(store: Store, reminder_id: int, action: str) -> bool:
+    with store.unit_of_work() as connection:
+        return AnswerLinkRepository(connection).used(reminder_id, action)
 
 
 def appointments_of(
@@ -118,7 +297,7 @@ def appointments_of(
     """For the answer page: the appointments a reminder was about."""
     with store.unit_of_work() as connection:
         reminder = ReminderRepository(connection).get(reminder_id)
-        if reminder is None:
+        if reminder is None or reminder["channel"] != Channel.EMAIL.value:
             return None
         rows = ReservationRepository(connection).by_ids(
             reminder["instance_id"], ids_of(reminder["reservation_ids"])
@@ -145,13 +324,22 @@ def _answer(
     now: datetime,
     *,
     reply_channel: Channel | None,
+    link: str | None = None,
 ) -> AnswerResult:
+    """Apply an answer; ``link``: the action of the e-mail link used, marked used
+    in the same transaction, so two clicks at once answer once."""
     instance = get_instance_by_id(store, reminder["instance_id"])
     ids = ids_of(reminder["reservation_ids"])
     with store.unit_of_work(write=True) as connection:
         seq = InstanceRepository(connection).lock_for_changes(instance.id)
+        if link is not None and not AnswerLinkRepository(connection).claim(
+            int(reminder["id"]), link, now
+        ):
+            return AnswerResult(ALREADY_USED, instance=instance.name, reservation_ids=tuple(ids))
         repo = ReservationRepository(connection)
         rows = sorted(repo.by_ids(instance.id, ids), key=lambda r: _start_utc(instance, r))
+        if not rows:  # the HIS can no longer see them either: nothing to answer
+            return AnswerResult("UNKNOWN_SENDER")
         live = [r for r in rows if _start_utc(instance, r) > now] or rows
         first = live[0]
         decision = decide(

@@ -26,10 +26,11 @@ from sqlalchemy import RowMapping
 from ..clinic import ClinicEndpoint, ClinicError, ZeepClinicClient, build_clinic_client
 from ..domain.clinic import Appointment, ClinicAppointmentStatus, KeyEntity
 from ..domain.formats import format_date, format_time
-from ..domain.reservation import Status
+from ..domain.reservation import ChangedBy, Status
 from ..errors import NotFoundError, RequestValidationError
 from ..store.clinic import EntityRepository, IntegrationRepository
 from ..store.engine import Store
+from ..store.repositories import InstanceRepository, ReservationRepository
 from . import reservations
 from .instances import Instance, get_instance, utcnow
 
@@ -205,6 +206,9 @@ _CLINIC_STATUS = {
 }
 
 
+_CANCELLED = frozenset({Status.CANCELLED_BY_USER.value, Status.CANCELLED_BY_ADMIN.value})
+
+
 def _resource_name(appointment: Appointment) -> str | None:
     parts = [p for p in (appointment.resource_first_name, appointment.resource_second_name) if p]
     return " ".join(parts)[:50] or None
@@ -238,9 +242,9 @@ def _store_appointments(
     stored = 0
     items = [reservation_item(a) for a in appointments]
     for start in range(0, len(items), max_items):
-        batch = reservations.update_reservations(
-            store, instance, items[start : start + max_items], max_items=max_items
-        )
+        page = items[start : start + max_items]
+        _keep_known_cancellations(store, instance, page)
+        batch = reservations.update_reservations(store, instance, page, max_items=max_items)
         stored += sum(1 for item in batch.items if item.ok)
         for item in batch.items:
             if item.error is not None:
@@ -251,6 +255,91 @@ def _store_appointments(
                     item.error.code,
                 )
     return stored
+
+
+def _keep_known_cancellations(
+    store: Store, instance: Instance, items: list[dict[str, object]]
+) -> None:
+    """A clinic's ``Cancelled`` for an appointment already cancelled here is that
+    same cancellation coming back (a patient's answer forwarded with
+    CancelAppointment, or a deleteAppointment sent through the portal): keep the
+    STATUS we hold, so who cancelled it (STATUS_CHANGED_BY) and the patient's
+    answer stay as they are instead of turning into the clinic's own.
+
+    Read just before the batch is written; a patient answering in between still
+    gets the clinic's word written over their answer, as before this check.
+    """
+    lids = [str(i["APP_LID"]) for i in items if i["STATUS"] == Status.CANCELLED_BY_ADMIN.value]
+    if not lids:
+        return
+    with store.unit_of_work() as connection:
+        known = ReservationRepository(connection).by_app_lids(instance.id, lids)
+    for item in items:
+        row = known.get(str(item["APP_LID"]))
+        if row is not None and item["STATUS"] in _CANCELLED and row["status"] in _CANCELLED:
+            item["STATUS"] = row["status"]
+
+
+def record_cancellation(
+    store: Store,
+    instance: Instance,
+    app_lid: str,
+    *,
+    by: ChangedBy,
+    now: datetime | None = None,
+    ours: bool = False,
+) -> bool:
+    """Record at once that ``by`` had the clinic cancel APP_LID: ``CANCELLED by
+    ADMIN`` (what the next poll reads for it, so the poll leaves it alone) as a
+    new change, so getReservations deltas show it now.
+
+    A cancellation already recorded stands (the first one is final, as for
+    patients' answers), unless ``ours``: the row was stored from this very
+    cancellation. False when the reservation is not known here.
+    """
+    now = now or utcnow()
+    with store.unit_of_work(write=True) as connection:
+        sequence = InstanceRepository(connection)
+        seq = sequence.lock_for_changes(instance.id)
+        repo = ReservationRepository(connection)
+        row = repo.by_app_lids(instance.id, [app_lid]).get(app_lid)
+        if row is None:
+            return False
+        admin = Status.CANCELLED_BY_ADMIN.value
+        if row["status"] in _CANCELLED and not (ours and row["status"] == admin):
+            return True
+        seq += 1
+        repo.update_many(
+            [
+                {
+                    "row_id": row["id"],
+                    "status": admin,
+                    "status_changed_by": by.value,
+                    "status_changed_at": now,
+                    "updated_at": now,
+                    "change_seq": seq,
+                }
+            ]
+        )
+        sequence.advance_seq(instance.id, seq)
+    return True
+
+
+def store_cancelled(
+    store: Store, instance: Instance, appointment: Appointment, *, by: ChangedBy
+) -> None:
+    """Store an appointment we have just had the clinic cancel, as cancelled by ``by``."""
+    item = {**reservation_item(appointment), "STATUS": Status.CANCELLED_BY_ADMIN.value}
+    now = utcnow()
+    batch = reservations.update_reservations(store, instance, [item], max_items=1, now=now)
+    if batch.items[0].error is not None:
+        log.warning(
+            "a cancelled appointment of %s was refused: %s",
+            instance.name,
+            batch.items[0].error.code,
+        )
+        return
+    record_cancellation(store, instance, appointment.app_lid, by=by, now=now, ours=True)
 
 
 def _store_entities(store: Store, instance: Instance, entities: list[KeyEntity]) -> None:

@@ -12,10 +12,17 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..domain.phones import is_valid_region
-from ..errors import AuthenticationError, ConflictError, NotFoundError, RequestValidationError
+from ..errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    RequestValidationError,
+    ServerBusyError,
+)
 from ..store.engine import Store
 from ..store.repositories import ApiUserRepository, InstanceRepository
-from .passwords import hash_password, verify_password
+from .auth_guard import Attempt, AuthGuard
+from .passwords import hash_password, is_cached, verify_password
 
 INSTANCE_NAME = re.compile(r"^tt_[A-Za-z0-9_]{1,60}$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -236,18 +243,45 @@ def list_users(store: Store, instance_name: str) -> list[str]:
         return [row["username"] for row in ApiUserRepository(connection).list(instance.id)]
 
 
-def authenticate(store: Store, instance_name: str, username: str, password: str) -> Instance:
+def authenticate(
+    store: Store,
+    instance_name: str,
+    username: str,
+    password: str,
+    *,
+    guard: AuthGuard,
+    client_address: str | None,
+) -> Instance:
     """The instance these credentials act for, or ``AuthenticationError``.
 
     Unknown instance, unknown user and wrong password give the same answer and
-    cost the same time, so none of them can be probed.
+    cost the same time, so none of them can be probed. ``guard`` refuses, before
+    any work, addresses and users with too many recent failures
+    (``TooManyAttemptsError``) and bounds the Argon2 checks running at once
+    (``ServerBusyError``); see ``auth_guard``.
     """
+    attempt = Attempt.of(instance_name, username, client_address)
+    guard.throttle.check(attempt)
     with store.unit_of_work() as connection:
         row = InstanceRepository(connection).by_name(instance_name) if instance_name else None
         user = ApiUserRepository(connection).get(row["id"], username) if row else None
     stored_hash = user["password_hash"] if user is not None else None
-    if not verify_password(stored_hash, password or "") or row is None:
+    password = password or ""
+    if row is not None and stored_hash is not None and is_cached(stored_hash, password):
+        # A password this process accepted lately: the user's own lock (another
+        # address guessing at it) must not shut the real HIS out.
+        guard.throttle.succeeded(attempt)
+        return _instance(row)
+    guard.throttle.check_user(attempt)
+    try:
+        verified = verify_password(stored_hash, password, guard.slots)
+    except ServerBusyError:
+        guard.throttle.busy(attempt)
+        raise
+    if not verified or row is None:
+        guard.throttle.failed(attempt)
         raise AuthenticationError(
             "Unknown instance, user or password; check INSTANCE, USERNAME and PASSWORD"
         )
+    guard.throttle.succeeded(attempt)
     return _instance(row)

@@ -1,12 +1,15 @@
 """Signed, expiring, single-purpose links for patients' answers by e-mail.
 
 A link carries only a signed token (reminder id and action), never patient
-data. It expires (by default with the appointment) and serves one purpose:
-a confirm link cannot cancel.
+data. It expires (by default with the appointment), serves one purpose (a
+confirm link cannot cancel) and answers once (``services.answers.link_answer``).
+The page it opens posts back with a form token derived from the link token.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from dataclasses import dataclass
@@ -49,6 +52,19 @@ def secret_key(settings: Settings) -> str:
 class LinkSigner:
     def __init__(self, key: str) -> None:
         self._serializer = URLSafeTimedSerializer(key, salt="tuotempo-answer-link")
+        # A separate key for form tokens, so neither can stand in for the other.
+        self._form_key = hmac.new(key.encode(), b"tuotempo-answer-form", hashlib.sha256).digest()
+
+    def form_token(self, token: str) -> str:
+        """The CSRF token of the answer page's form: an HMAC of the link token, so
+        only a page we served for this very link can post its answer."""
+        return hmac.new(self._form_key, token.encode(), hashlib.sha256).hexdigest()
+
+    def form_token_ok(self, token: str, given: str | None) -> bool:
+        if not given:
+            return False
+        expected = self.form_token(token).encode()
+        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected)
 
     def token(self, reminder_id: int, action: str) -> str:
         if action not in ACTIONS:

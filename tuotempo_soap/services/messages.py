@@ -8,6 +8,7 @@ number of retries or concurrent calls.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -179,6 +180,26 @@ def _recipients(instance: Instance, to: str) -> tuple[str, ...]:
     return tuple(sorted(forms))
 
 
+# The NEXT_PAGE_TOKEN we hand out: the id of a page's last message, in ASCII
+# digits. str.isdigit() also takes "²" and "١٢", and an id of thousands of
+# digits overflows int() and the database's bigint; none of that is a token.
+_PAGE_TOKEN = re.compile(r"[0-9]{1,18}")
+
+
+def _page_token(value: str | None) -> int:
+    """The message id a page starts after (0 for the first page)."""
+    token = _blank(value)
+    if token is None:
+        return 0
+    if not _PAGE_TOKEN.fullmatch(token):
+        raise RequestValidationError(
+            "PAGE_TOKEN is not one this server returned: pass NEXT_PAGE_TOKEN back "
+            "unchanged, or leave it out for the first page",
+            field="PAGE_TOKEN",
+        )
+    return int(token)
+
+
 def search_messages(
     store: Store,
     instance: Instance,
@@ -199,16 +220,14 @@ def search_messages(
             status = MessageStatus(status.upper()).value
         except ValueError:
             raise RequestValidationError(f"'{status}' is not a status", field="STATUS") from None
-    token = _blank(filters.page_token)
-    if token is not None and not token.isdigit():
-        raise RequestValidationError("PAGE_TOKEN is not one we returned", field="PAGE_TOKEN")
+    after_id = _page_token(filters.page_token)
     if filters.max_results is not None and filters.max_results < 1:
         raise RequestValidationError("MAX_RESULTS must be 1 or more", field="MAX_RESULTS")
     limit = min(filters.max_results or default_page_size, max_page_size)
     to = _blank(filters.to)
     query = MessageQuery(
         instance_id=instance.id,
-        after_id=int(token or 0),
+        after_id=after_id,
         limit=limit + 1,
         legacy_id=_blank(filters.legacy_id),
         recipients=_recipients(instance, to) if to else (),
@@ -285,7 +304,9 @@ def apply_receipt(
 ) -> str:
     """Move a message to DELIVERED or FAILED; answer what happened, in one word.
 
-    ``unknown``: no such message for this provider; ``ignored``: it is already
+    ``unknown``: no message that went out through this provider has this id or
+    reference (one still queued, or sent through another provider, is never
+    touched: ``MessageRepository.for_receipt``); ``ignored``: it is already
     final (a duplicate, late or out-of-order receipt); ``applied``.
     """
     now = now or utcnow()

@@ -11,16 +11,27 @@ time, and each center that failed or was slow is named with its reason.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
-from ..clinic import Availability, BookingResult, ClinicError, DeleteResult, PatientData
+from ..clinic import (
+    Availability,
+    BookingResult,
+    ClinicError,
+    DeleteResult,
+    PatientData,
+    ZeepClinicClient,
+)
+from ..domain.reservation import ChangedBy
 from ..errors import NotFoundError
 from ..store.clinic import PortalRepository
 from ..store.engine import Store
 from . import clinic_sync
 from .clinic_sync import ClientBuilder
 from .instances import Instance, get_instance
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,31 @@ def book(
 def delete(
     store: Store, portal_name: str, center_lid: str | None, app_lid: str, *, build: ClientBuilder
 ) -> DeleteResult:
+    """Cancel an appointment at the center that owns it, and record at once, in
+    the instance its appointments are polled into, that we cancelled it
+    (``CANCELLED by ADMIN``, STATUS_CHANGED_BY ``PLATFORM``): getReservations
+    shows it now, and the next poll, which reads the same cancellation back,
+    leaves it as it is."""
     center = _center(store, portal_name, center_lid)
     client = build(clinic_sync.endpoint_of(clinic_sync.integration(store, center.via)))
-    return client.delete_appointment(app_lid, center_lid=center.center_lid)
+    result = client.delete_appointment(app_lid, center_lid=center.center_lid)
+    if result.ok:
+        _record_cancellation(store, center, client, app_lid)
+    return result
+
+
+def _record_cancellation(
+    store: Store, center: Center, client: ZeepClinicClient, app_lid: str
+) -> None:
+    if clinic_sync.record_cancellation(store, center.via, app_lid, by=ChangedBy.PLATFORM):
+        return
+    # Not known here yet (booked through the portal, not polled since): take it
+    # from the clinic now, or the next poll would bring it in as the clinic's.
+    try:
+        found = client.check_appointment(app_lid, center_lid=center.center_lid)
+    except ClinicError as exc:
+        # The cancellation itself succeeded; the next poll brings the appointment in.
+        log.warning("cancelled appointment not read back from %s: %s", center.via.name, exc.code)
+        return
+    if found is not None:
+        clinic_sync.store_cancelled(store, center.via, found, by=ChangedBy.PLATFORM)

@@ -27,10 +27,12 @@ from ..domain.message import Channel
 from ..domain.reminders.planning import (
     AppointmentView,
     PlannedReminder,
+    ReminderState,
     changed_fields,
     compose_message,
     make_plan,
     plan_notice,
+    superseded_by,
 )
 from ..domain.reminders.rules import ReminderRules, RulesError
 from ..domain.reservation import Status
@@ -128,9 +130,11 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
         instance = get_instance_by_id(store, settings_row["instance_id"])
         rules = ReminderRules.from_dict(json.loads(settings_row["rules_json"]))
         outcome.instances += 1
-        after = int(settings_row["planner_seq"])
         while True:
             with store.unit_of_work(write=True) as connection:
+                # Where to start is read under the lock, page by page: another
+                # worker may have planned these changes since we listed the rules.
+                after = ReminderSettingsRepository(connection).lock_for_planning(instance.id)
                 snapshot = InstanceRepository(connection).current_seq(instance.id)
                 changed = ReservationRepository(connection).query(
                     ReservationQuery(instance.id, after_seq=after, upto_seq=snapshot, limit=PAGE)
@@ -384,15 +388,21 @@ def _queue_one(
     public_url: str | None,
     now: datetime,
 ) -> int:
+    ids = ids_of(reminder["reservation_ids"])
     with store.unit_of_work() as connection:
-        rows = ReservationRepository(connection).by_ids(
-            instance.id, ids_of(reminder["reservation_ids"])
-        )
+        rows = ReservationRepository(connection).by_ids(instance.id, ids)
+        # Read now, not when the batch was listed: another worker may have
+        # queued a later reminder of the same patient-day meanwhile.
+        linked = ReminderRepository(connection).for_reservations(instance.id, ids)
     views = [_view(r) for r in rows]
     kind = reminder["kind"]
     live = [v for v in views if not v.cancelled] if kind != "cancellation" else views
+    siblings = {int(r["id"]): _state(r) for found in linked.values() for r in found}
+    later = superseded_by(_state(reminder), siblings.values(), now)
     reason = None
-    if not live:
+    if later is not None:
+        reason = f"superseded by the {later.offset_hours}h reminder, due as well"
+    elif not live:
         reason = "the appointment was cancelled"
     elif kind in ("reminder", "change") and all(
         datetime.combine(v.day, v.start or datetime.min.time()).replace(tzinfo=instance.zone)
@@ -446,6 +456,16 @@ def _queue_one(
         return 0
     _finish(store, instance, reminder, now, status="QUEUED", message_id=outcome.message_id)
     return 1
+
+
+def _state(row: RowMapping) -> ReminderState:
+    return ReminderState(
+        key=row["key"],
+        kind=row["kind"],
+        offset_hours=row["offset_hours"],
+        due_at=row["due_at"],
+        status=row["status"],
+    )
 
 
 def _finish(

@@ -171,7 +171,8 @@ def _tracking(old: RowMapping | None, status: str | None, now: datetime) -> dict
 
 # --- getReservations -------------------------------------------------------
 
-_CURSOR = re.compile(r"^(?P<stamp>[^#]*)#(?P<seq>\d{1,19})$")
+# ASCII digits only: \d also matches "١٢" and friends, which are no cursor of ours.
+_CURSOR = re.compile(r"^(?P<stamp>[^#]*)#(?P<seq>[0-9]{1,18})$")
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,22 @@ SERVICE_NAME = "TuotempoService"
 
 
 def quiet_spyne_logging() -> None:
-    """Spyne logs client faults with tracebacks and payload fragments; we log our own."""
-    logging.getLogger("spyne").setLevel(logging.ERROR)
-    for name in ("spyne.application.client", "spyne.protocol.soap.soap11.invalid"):
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    """Keep Spyne's log away from every handler, at every level.
+
+    Spyne formats request values into its messages before logging them (``Could
+    not cast '612 345 678' to integer`` with a traceback at ERROR, whole
+    documents at DEBUG), so no level or message filter makes them safe. Nothing
+    of it is lost: ``faults.py`` logs each fault (code, field, operation) and
+    each unexpected error (reference and stack, without messages). The
+    ``spyne`` logger keeps its records: no propagation to the root handlers,
+    a NullHandler so Python's last-resort handler stays silent too, and a level
+    that spares building them; a DEBUG level set on any ``spyne.*`` logger later
+    still ends at the NullHandler.
+    """
+    spyne_log = logging.getLogger("spyne")
+    spyne_log.propagate = False
+    spyne_log.handlers[:] = [logging.NullHandler()]
+    spyne_log.setLevel(logging.CRITICAL + 1)
 
 
 def build_spyne_app(runtime: Runtime | None = None) -> Application:

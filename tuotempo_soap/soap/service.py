@@ -34,8 +34,15 @@ def _authenticate(ctx: Any, auth: Any) -> tuple[Runtime, instances.Instance]:
     runtime: Runtime = ctx.app.runtime
     if auth is None:
         raise RequestValidationError("AUTH is required", field="AUTH")
+    # The WSGI peer; a configured trusted proxy has already replaced it with the client's.
+    environ = getattr(ctx.transport, "req_env", None) or {}
     instance = instances.authenticate(
-        runtime.store, auth.INSTANCE or "", auth.USERNAME or "", auth.PASSWORD or ""
+        runtime.store,
+        auth.INSTANCE or "",
+        auth.USERNAME or "",
+        auth.PASSWORD or "",
+        guard=runtime.auth_guard,
+        client_address=environ.get("REMOTE_ADDR"),
     )
     return runtime, instance
 
@@ -56,8 +63,8 @@ class TuotempoService(ServiceBase):
             raise
         except TuotempoError as error:
             raise fault_for(error) from None
-        except Exception:
-            raise internal_fault(ctx.method_request_string or "operation") from None
+        except Exception as error:
+            raise internal_fault(ctx.method_request_string, error) from None
 
     @rpc(
         required(Authorization),

@@ -81,7 +81,10 @@ class StoredReservation(ComplexModel):
     _type_info = [
         ("RESERVATION_ID", required(Integer64, "Our id for this reservation")),
         *_reservation_fields(),
-        ("STATUS_CHANGED_BY", optional(Unicode, "HIS or PATIENT: who set the current STATUS")),
+        (
+            "STATUS_CHANGED_BY",
+            optional(Unicode, "HIS, PATIENT or PLATFORM: who set the current STATUS"),
+        ),
         ("STATUS_CHANGED_AT", optional(Unicode, "dd/mm/yyyy hh:mm:ss, instance time zone")),
         ("PATIENT_ANSWER", optional(Unicode, "CONFIRMED or CANCELLED")),
         ("PATIENT_ANSWER_CHANNEL", optional(Unicode, "SMS, EMAIL, VOICE, WEB or HIS")),

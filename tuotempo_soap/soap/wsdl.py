@@ -14,14 +14,21 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XS_NS = "http://www.w3.org/2001/XMLSchema"
 SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
 SOAP_HTTP_TRANSPORT = "http://schemas.xmlsoap.org/soap/http"
+# Our WSDL's committed address: this server's default bind. The served WSDL
+# replaces it (``with_location``).
 LOCATION_PLACEHOLDER = "http://localhost:8000/soap"
+# The clinic-side contract is implemented by each clinic, never by this server:
+# a stub generated from the file must not call us (or anyone) until the vendor
+# sets the clinic's address. ".invalid" never resolves (RFC 6761), so it fails
+# at once and the path says what to do.
+CLINIC_LOCATION_PLACEHOLDER = "http://clinic.invalid/CHANGE-ME-to-your-clinic-endpoint"
 
 
 def _q(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
 
 
-def clean_wsdl(spyne_wsdl: bytes) -> bytes:
+def clean_wsdl(spyne_wsdl: bytes, location: str = LOCATION_PLACEHOLDER) -> bytes:
     root = etree.fromstring(spyne_wsdl, etree.XMLParser(remove_blank_text=True))
     referenced = {part.get("element", "").split(":")[-1] for part in root.iter(_q(WSDL_NS, "part"))}
     for schema in root.iter(_q(XS_NS, "schema")):
@@ -40,7 +47,7 @@ def clean_wsdl(spyne_wsdl: bytes) -> bytes:
         root.remove(service)
         root.append(service)
     for address in root.iter(_q(SOAP_NS, "address")):
-        address.set("location", LOCATION_PLACEHOLDER)
+        address.set("location", location)
     etree.cleanup_namespaces(root, top_nsmap={}, keep_ns_prefixes=["xs", "tns", "wsdl", "soap"])
     return _rename_prefixes(root)
 
@@ -70,8 +77,10 @@ def _rename_prefixes(root: etree._Element) -> bytes:
     return etree.tostring(reparsed, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def with_location(wsdl: bytes, location: str) -> bytes:
-    """The published WSDL with the endpoint address the client reached us at."""
-    return wsdl.replace(
-        f'location="{LOCATION_PLACEHOLDER}"'.encode(), f'location="{location}"'.encode(), 1
-    )
+def with_location(wsdl: bytes, location: str, placeholder: str = LOCATION_PLACEHOLDER) -> bytes:
+    """The published WSDL with ``location`` as its endpoint address."""
+    old = f'location="{placeholder}"'.encode()
+    if old not in wsdl:
+        # Silently serving the placeholder would send clients somewhere else.
+        raise ValueError(f"the WSDL does not hold the address placeholder {placeholder}")
+    return wsdl.replace(old, f'location="{location}"'.encode(), 1)

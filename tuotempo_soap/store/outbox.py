@@ -8,18 +8,28 @@ claimers (one worker is the supported setup there).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.message import MessageStatus
 from .tables import instances, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+# What a provider may quote back: our random references, and (rows sent before
+# references existed) our numeric ids.
+REFERENCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def new_reference() -> str:
+    """96 random bits in hex: accepted by any gateway's reference field, never guessable."""
+    return secrets.token_hex(12)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class MessageRepository:
         """
         if not rows:
             return {}
+        rows = [{**row, "reference": row.get("reference") or new_reference()} for row in rows]
         statement = (
             self._insert()
             .on_conflict_do_nothing(index_elements=["instance_id", "legacy_id"])
@@ -164,6 +175,40 @@ class MessageRepository:
         claimed.sort(key=lambda row: (row["next_attempt_at"], row["id"]))
         return claimed
 
+    def stamp_claimed(self, worker: str, providers: Mapping[int, str | None]) -> dict[int, str]:
+        """Record which provider each claimed message goes to, before it is handed over,
+        and give a reference to rows queued before references existed.
+
+        Receipts and answers are then accepted only from that provider. Returns
+        every message's reference.
+        """
+        if not providers:
+            return {}
+        c = messages.c
+        ids = sorted(providers)
+        missing = self.connection.execute(
+            select(c.id).where(c.id.in_(ids), c.reference.is_(None))
+        ).scalars()
+        for message_id in missing:
+            self.connection.execute(
+                update(messages).where(c.id == message_id).values(reference=new_reference())
+            )
+        self.connection.execute(
+            update(messages)
+            .where(
+                c.id == bindparam("row_id"),
+                c.claimed_by == worker,
+                c.status == MessageStatus.SENDING.value,
+            )
+            .values(provider=bindparam("provider_name")),
+            [
+                {"row_id": message_id, "provider_name": provider}
+                for message_id, provider in providers.items()
+            ],
+        )
+        query = select(c.id, c.reference).where(c.id.in_(ids))
+        return {int(row_id): str(ref) for row_id, ref in self.connection.execute(query).all()}
+
     def finish(self, message_id: int, worker: str, values: dict[str, Any]) -> bool:
         """Record a send attempt's outcome, only if this worker still holds the message.
 
@@ -212,21 +257,36 @@ class MessageRepository:
     def for_receipt(
         self, provider: str, provider_message_id: str | None, reference: str | None
     ) -> RowMapping | None:
+        """The message a receipt of ``provider`` is about, if it went out through it.
+
+        Only messages handed to this provider count: by the provider's own id, by
+        our random reference (also while the worker is still recording the send:
+        the provider can only know it if it got the message), or, for rows sent
+        before references existed, by our numeric id once sent. A message still
+        waiting in the queue, or sent through another provider, is never found.
+        """
         c = messages.c
+        handed_over = and_(c.provider == provider, c.status != MessageStatus.QUEUED.value)
         if provider_message_id:
             query = select(messages).where(
-                c.provider == provider, c.provider_message_id == provider_message_id
+                handed_over, c.provider_message_id == provider_message_id
             )
             row = self.connection.execute(query).mappings().first()
             if row is not None:
                 return row
-        if reference and reference.isdigit():
-            # Before the worker has recorded who sent it, the provider is unknown.
-            query = select(messages).where(
-                c.id == int(reference), or_(c.provider == provider, c.provider.is_(None))
-            )
-            return self.connection.execute(query).mappings().first()
-        return None
+        if not reference or not REFERENCE_PATTERN.fullmatch(reference):
+            return None
+        query = select(messages).where(handed_over, c.reference == reference)
+        row = self.connection.execute(query).mappings().first()
+        if row is not None or not reference.isdigit() or len(reference) > 18:
+            return row
+        legacy = select(messages).where(
+            handed_over,
+            c.id == int(reference),
+            c.reference.is_(None),
+            c.sent_at.is_not(None),
+        )
+        return self.connection.execute(legacy).mappings().first()
 
     def move(self, message_id: int, from_status: str, values: dict[str, Any]) -> bool:
         """Compare-and-set on status, so concurrent receipts cannot undo each other."""

@@ -7,16 +7,32 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, delete, desc, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    delete,
+    desc,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .tables import (
+    answer_link_uses,
     clinic_callbacks,
     messages,
     reminder_events,
     reminder_links,
     reminder_settings,
     reminders,
+    reply_questions,
 )
+
+_SENT = ("SENT", "DELIVERED")
 
 
 def ids_text(ids: Iterable[int]) -> str:
@@ -52,6 +68,22 @@ class ReminderSettingsRepository:
                 .where(reminder_settings.c.instance_id == instance_id)
                 .values(rules_json=rules_json, updated_at=now)
             )
+
+    def lock_for_planning(self, instance_id: int) -> int:
+        """Take the instance's planner lock; return where the planner stands.
+
+        A no-op UPDATE is the portable row lock (SQLite's IMMEDIATE transaction
+        already serialises writers). Read under it, the position is the one the
+        last planner committed, so two workers never plan the same changes.
+        """
+        c = reminder_settings.c
+        self.connection.execute(
+            update(reminder_settings)
+            .where(c.instance_id == instance_id)
+            .values(planner_seq=c.planner_seq)
+        )
+        query = select(c.planner_seq).where(c.instance_id == instance_id)
+        return int(self.connection.execute(query).scalar_one())
 
     def advance(self, instance_id: int, seq: int) -> None:
         self.connection.execute(
@@ -171,24 +203,63 @@ class ReminderRepository:
         )
         return self.connection.execute(query).mappings().all()
 
-    def latest_sent_to(self, recipients: Sequence[str], kinds: Sequence[str]) -> RowMapping | None:
-        """The last reminder that actually went out to this number or address."""
-        c = reminders.c
+    def sent_through(
+        self,
+        provider: str,
+        channel: str,
+        recipients: Sequence[str],
+        kinds: Sequence[str],
+        *,
+        limit: int = 50,
+    ) -> Sequence[RowMapping]:
+        """Reminders that went out to this number through this provider on this
+        channel, newest first; each row also carries its message's ``sent_at`` and
+        ``message_sender`` (the sender id or number it went out from)."""
+        c, m = reminders.c, messages.c
         query = (
-            select(reminders, messages.c.sent_at)
-            .join(messages, messages.c.id == c.message_id)
+            select(reminders, m.sent_at, m.sender.label("message_sender"))
+            .join(messages, and_(m.id == c.message_id, m.instance_id == c.instance_id))
             .where(
-                c.recipient.in_(recipients),
+                m.provider == provider,
+                m.channel == channel,
+                m.recipient.in_(recipients),
+                m.status.in_(_SENT),
                 c.kind.in_(kinds),
-                messages.c.status.in_(["SENT", "DELIVERED"]),
             )
-            .order_by(desc(messages.c.sent_at), desc(c.id))
+            .order_by(desc(m.sent_at), desc(c.id))
+            .limit(limit)
+        )
+        return self.connection.execute(query).mappings().all()
+
+    def by_reference(
+        self,
+        provider: str,
+        channel: str,
+        reference: str,
+        kinds: Sequence[str],
+        *,
+        recipients: Sequence[str] = (),
+    ) -> RowMapping | None:
+        """The reminder whose message went out through this provider on this channel
+        under this reference: our random one (also while the worker is still
+        recording the send: only the provider can know it), or, for messages sent
+        before references existed, our numeric id."""
+        c, m = reminders.c, messages.c
+        quoted = and_(m.reference == reference, m.status.in_(("SENDING", *_SENT)))
+        if reference.isdigit() and len(reference) <= 18:
+            quoted = or_(
+                quoted,
+                and_(m.id == int(reference), m.reference.is_(None), m.status.in_(_SENT)),
+            )
+        conditions = [m.provider == provider, m.channel == channel, c.kind.in_(kinds), quoted]
+        if recipients:
+            conditions.append(m.recipient.in_(recipients))
+        query = (
+            select(reminders)
+            .join(messages, and_(m.id == c.message_id, m.instance_id == c.instance_id))
+            .where(*conditions)
             .limit(1)
         )
-        return self.connection.execute(query).mappings().first()
-
-    def by_message(self, message_id: int) -> RowMapping | None:
-        query = select(reminders).where(reminders.c.message_id == message_id)
         return self.connection.execute(query).mappings().first()
 
     def get(self, reminder_id: int) -> RowMapping | None:
@@ -246,3 +317,56 @@ class CallbackRepository:
     def for_instance(self, instance_id: int) -> Sequence[RowMapping]:
         query = select(clinic_callbacks).where(clinic_callbacks.c.instance_id == instance_id)
         return self.connection.execute(query).mappings().all()
+
+
+class AnswerLinkRepository:
+    """Which e-mail answer links were already used (one answer per link)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def claim(self, reminder_id: int, action: str, now: datetime) -> bool:
+        """Mark the link used; False when it already was (also by a concurrent request)."""
+        dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(answer_link_uses)
+            .values(reminder_id=reminder_id, action=action, used_at=now)
+            .on_conflict_do_nothing(index_elements=["reminder_id", "action"])
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+    def used(self, reminder_id: int, action: str) -> bool:
+        c = answer_link_uses.c
+        query = select(c.used_at).where(c.reminder_id == reminder_id, c.action == action)
+        return self.connection.execute(query).first() is not None
+
+
+class ReplyQuestionRepository:
+    """Questions "which appointment do you mean?" sent to a number; the newest counts."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(
+        self, provider: str, recipient: str, reminder_ids: Sequence[int], now: datetime
+    ) -> None:
+        self.connection.execute(
+            insert(reply_questions).values(
+                provider=provider,
+                recipient=recipient,
+                reminder_ids=",".join(str(i) for i in reminder_ids),
+                created_at=now,
+            )
+        )
+
+    def latest(self, provider: str, recipients: Sequence[str], since: datetime) -> list[int] | None:
+        """The reminders listed, in the order the patient saw them, or None."""
+        c = reply_questions.c
+        query = (
+            select(c.reminder_ids)
+            .where(c.provider == provider, c.recipient.in_(recipients), c.created_at >= since)
+            .order_by(desc(c.created_at), desc(c.id))
+            .limit(1)
+        )
+        found = self.connection.execute(query).scalar()
+        return [int(part) for part in found.split(",") if part] if found else None

@@ -125,6 +125,10 @@ messages = Table(
     Column("claimed_by", String(64)),
     Column("provider", String(64)),
     Column("provider_message_id", String(255)),
+    # What we hand the provider to quote back (receipts, voice answers, reply
+    # references): random, so nobody can guess another message's reference.
+    # NULL only on rows sent before it existed.
+    Column("reference", String(32)),
     Column("last_error", String(1000)),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
@@ -136,6 +140,8 @@ messages = Table(
     Index("ix_messages_instance_recipient", "instance_id", "recipient"),
     Index("ix_messages_instance_created", "instance_id", "created_at"),
     Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
+    Index("ix_messages_reference", "reference", unique=True),
+    Index("ix_messages_provider_recipient", "provider", "recipient"),
 )
 
 # How an instance reaches its clinic's own web services (guide A.4, B.2), and
@@ -330,4 +336,29 @@ reminder_links = Table(
     ),
     Column("reservation_id", BigInteger, primary_key=True),
     Index("ix_reminder_links_reservation", "reservation_id"),
+)
+
+# E-mail answer links already used: each (reminder, action) link answers once.
+answer_link_uses = Table(
+    "answer_link_uses",
+    metadata,
+    Column(
+        "reminder_id", BigInteger, ForeignKey("reminders.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("action", String(16), primary_key=True),
+    Column("used_at", DateTime, nullable=False),
+)
+
+# "Which appointment do you mean?": asked when one number has open reminders
+# from several instances through the same provider. ``reminder_ids`` keeps the
+# order of the numbered list the patient was sent ("12,7"), so "1 NO" resolves.
+reply_questions = Table(
+    "reply_questions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("provider", String(64), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("reminder_ids", String(500), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_reply_questions_provider_recipient", "provider", "recipient", "created_at"),
 )

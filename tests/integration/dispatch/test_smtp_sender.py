@@ -89,6 +89,7 @@ def relay() -> Iterator[tuple[Relay, int]]:
 def message(recipient: str = "ana@example.org", **overrides: Any) -> OutgoingMessage:
     values: dict[str, Any] = {
         "message_id": 4711,
+        "reference": "5b0e2f9c7d1a3e4f6a8b0c2d",
         "instance": "tt_acme",
         "channel": "EMAIL",
         "recipient": recipient,
@@ -119,7 +120,7 @@ def test_a_proper_mime_message(relay: tuple[Relay, int]) -> None:
     result = sender(port).send(message())
 
     assert result.outcome is Outcome.SENT
-    assert result.provider_message_id == "<tuotempo-4711@clinica-sol.example>"
+    assert result.provider_message_id == "<tuotempo-5b0e2f9c7d1a3e4f6a8b0c2d@clinica-sol.example>"
     envelope = handler.accepted[0]
     assert envelope.mail_from == "citas@clinica-sol.example"
     assert envelope.rcpt_tos == ["ana@example.org"]
@@ -128,7 +129,7 @@ def test_a_proper_mime_message(relay: tuple[Relay, int]) -> None:
     assert mail["To"] == "ana@example.org"
     assert mail["Reply-To"] == "recepcion@clinica-sol.example"
     assert mail["Subject"] == "Recordatorio: cita mañana"
-    assert mail["Message-ID"] == "<tuotempo-4711@clinica-sol.example>"
+    assert mail["Message-ID"] == "<tuotempo-5b0e2f9c7d1a3e4f6a8b0c2d@clinica-sol.example>"
     assert mail["Content-Language"] == "es"
     sent_at = parsedate_to_datetime(str(mail["Date"]))
     assert abs(datetime.now(UTC) - sent_at) < timedelta(minutes=5)
@@ -160,7 +161,7 @@ def test_provider_from_address_is_the_fallback(relay: tuple[Relay, int]) -> None
     mail = received(handler)
     assert mail["From"] == "no-reply@relay.example"
     assert mail["Reply-To"] is None
-    assert mail["Message-ID"] == "<tuotempo-4711@relay.example>"
+    assert mail["Message-ID"] == "<tuotempo-5b0e2f9c7d1a3e4f6a8b0c2d@relay.example>"
 
 
 def test_login(relay: tuple[Relay, int]) -> None:

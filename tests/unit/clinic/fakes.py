@@ -14,7 +14,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from examples.clinic_server.app import build_wsdl
-from tuotempo_soap.soap.wsdl import with_location
+from tuotempo_soap.soap.wsdl import CLINIC_LOCATION_PLACEHOLDER, with_location
 
 TNS = "http://tuotempo-soap.org/clinic/v1"
 CLINIC_URL = "http://clinic.test/clinic"
@@ -25,7 +25,7 @@ Step = requests.Response | BaseException | Callable[[requests.PreparedRequest], 
 
 @lru_cache(maxsize=1)
 def clinic_wsdl() -> bytes:
-    return with_location(build_wsdl(), CLINIC_URL)
+    return with_location(build_wsdl(), CLINIC_URL, CLINIC_LOCATION_PLACEHOLDER)
 
 
 def response(

@@ -13,6 +13,7 @@ from tuotempo_soap.dispatch.senders.file import FileSender
 def message(message_id: int) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=message_id,
+        reference=f"ref{message_id}",
         instance="tt_acme",
         channel="EMAIL",
         recipient="ana@example.org",
@@ -30,7 +31,7 @@ def test_each_message_is_one_json_line(tmp_path: Path) -> None:
     sender.close()
 
     assert first.outcome is Outcome.SENT
-    assert first.provider_message_id == "file-1"
+    assert first.provider_message_id == "file-ref1"
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     record = json.loads(lines[0])

@@ -25,12 +25,14 @@ from tuotempo_soap.dispatch.senders.http import (
     value_at_path,
 )
 
+REFERENCE = "9f2c4e7a1b3d5f60a8c2e4b6"
 MESSAGE = OutgoingMessage(
     message_id=4711,
     instance="tt_acme",
     channel="SMS",
     recipient="+34600111222",
     text="Su cita es mañana a las 10:00",
+    reference=REFERENCE,
     sender_id="CLINICA",
 )
 
@@ -128,7 +130,9 @@ def test_json_body_headers_and_provider_id(gateway: Gateway) -> None:
     request = gateway.received[-1]
     assert (request.method, request.path) == ("POST", "/sms")
     assert request.headers["content-type"] == "application/json"
-    assert request.headers["idempotency-key"] == "4711"
+    # The provider gets the random reference, never our sequential id.
+    assert request.headers["idempotency-key"] == REFERENCE
+    assert b"4711" not in request.body and "4711" not in str(request.headers)
     user, _, password = base64.b64decode(request.headers["authorization"][6:]).partition(b":")
     assert request.headers["authorization"].startswith("Basic ")
     assert (user, password.decode("latin-1")) == (b"user", "pässword")
@@ -139,7 +143,7 @@ def test_json_body_headers_and_provider_id(gateway: Gateway) -> None:
         "to": "+34600111222",
         "text": "Su cita es mañana a las 10:00",
         "from": "CLINICA",
-        "client_ref": "4711",
+        "client_ref": REFERENCE,
     }
 
 
@@ -160,12 +164,13 @@ def test_form_body_with_bearer_token(gateway: Gateway) -> None:
         "to": ["+34600111222"],
         "text": ["Su cita es mañana a las 10:00"],
         "from": ["CLINICA"],
-        "client_ref": ["4711"],
+        "client_ref": [REFERENCE],
     }
 
 
 def test_header_auth_no_idempotency_header_and_unset_fields_left_out(gateway: Gateway) -> None:
-    message = OutgoingMessage(4712, "tt_acme", "SMS", "+34600111222", "Hola")  # no sender id
+    # No sender id.
+    message = OutgoingMessage(4712, "tt_acme", "SMS", "+34600111222", "Hola", "ref-4712")
     sender = sender_for(
         gateway,
         auth=HeaderAuth("X-Api-Key", "k-1"),

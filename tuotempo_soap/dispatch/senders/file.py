@@ -50,7 +50,7 @@ class FileSender:
         if written != len(data):  # a full disk; the torn line is the reader's problem
             return SendResult.retry(f"short write to {self.path.name}")
         log.info("file provider=%s message=%s outcome=sent", self.name, message.message_id)
-        return SendResult.sent(f"file-{message.message_id}")
+        return SendResult.sent(f"file-{message.reference}")
 
     def close(self) -> None:
         """Nothing held open between sends."""

@@ -2,8 +2,9 @@
 
 Most SMS gateways take one POST with the number, the text and a sender id,
 under names of their own; ``HttpSettings.fields`` maps ours onto theirs, so a
-new gateway is configuration, not code. Our message id travels as the
-idempotency key and as the reference the gateway echoes in its receipts.
+new gateway is configuration, not code. The message's random reference (never
+our sequential id) travels as the idempotency key and as the reference the
+gateway echoes in its receipts and in patients' answers.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class HttpSender:
             "to": message.recipient,
             "text": message.text,
             "sender_id": message.sender_id,
-            "reference": str(message.message_id),
+            "reference": message.reference,
             "subject": message.subject,
             "language": message.language,
         }
@@ -139,7 +140,7 @@ class HttpSender:
     def headers(self, message: OutgoingMessage) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if self.settings.idempotency_header:
-            headers[self.settings.idempotency_header] = str(message.message_id)
+            headers[self.settings.idempotency_header] = message.reference
         auth = self.settings.auth
         if isinstance(auth, BearerAuth):
             headers["Authorization"] = f"Bearer {auth.token}"

@@ -2,8 +2,9 @@
 
 A connection per message costs a handshake, but never leaves a half-dead
 connection between sends and needs no pool; relays handle far more than a
-clinic's reminder volume. The Message-ID is derived from our message id, so a
-resend after a crash carries the same id and downstream systems can see it.
+clinic's reminder volume. The Message-ID is derived from the message's random
+reference, so a resend after a crash carries the same id and downstream systems
+can see it, and nobody can guess another message's.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class SmtpSettings:
     timeout_seconds: float = 10.0
 
 
-def message_id_for(message_id: int, from_address: str) -> str:
+def message_id_for(reference: str, from_address: str) -> str:
     domain = parseaddr(from_address)[1].rpartition("@")[2].strip() or "localhost"
-    return f"<tuotempo-{message_id}@{domain}>"
+    return f"<tuotempo-{reference}@{domain}>"
 
 
 def _redact(text: str, message: OutgoingMessage) -> str:
@@ -79,7 +80,7 @@ class SmtpSender:
         if message.subject is not None:
             mail["Subject"] = message.subject
         mail["Date"] = formatdate(localtime=False, usegmt=True)
-        mail["Message-ID"] = message_id_for(message.message_id, sender)
+        mail["Message-ID"] = message_id_for(message.reference, sender)
         # Quoted-printable keeps the body 7-bit clean, so relays without 8BITMIME
         # take it unchanged; smtplib never announces 8BITMIME for plain ASCII envelopes.
         mail.set_content(message.text, subtype="plain", charset="utf-8", cte="quoted-printable")

@@ -18,6 +18,9 @@ Rules of the plan (times are wall-clock times in the instance's zone):
   one reminder goes as soon as quiet hours allow, under the last offset's key.
 - Keys are stable across re-plans (kind, hashed patient, day, offset), so a
   re-plan updates a reminder instead of adding a second one.
+- A patient-day gets at most one reminder at a time: when several of its
+  offsets are due together (the worker was down past more than one of them),
+  only the latest is sent and the earlier ones are superseded (``superseded_by``).
 """
 
 from __future__ import annotations
@@ -473,6 +476,48 @@ def _plan_group(
     if moved_back:
         return result, skipped + _skip_all(active, "late reminder: quiet hours leave no time")
     return [planned(last_offset, due_utc, late=True)], skipped
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderState:
+    """A planned or handled communication as the dispatcher sees it."""
+
+    key: str
+    kind: str
+    offset_hours: int | None
+    due_at: datetime  # naive values are read as UTC
+    status: str  # PLANNED, QUEUED, CANCELLED or SKIPPED
+
+
+def series_of(key: str) -> str:
+    """The patient-day a reminder key belongs to: the key without its offset."""
+    return key.rsplit(":", 1)[0]
+
+
+def superseded_by(
+    reminder: ReminderState, others: Iterable[ReminderState], now: datetime
+) -> ReminderState | None:
+    """The later reminder of the same patient-day that makes this one pointless, or None.
+
+    A reminder whose moment came while a later offset's is also past (the
+    dispatcher was down through both) would reach the patient together with it,
+    saying the same thing twice: only the latest due one goes. One already
+    handed to the outbox supersedes the earlier ones too, so a reminder never
+    follows a later one, whichever worker gets there first.
+    """
+    if reminder.kind != "reminder":
+        return None
+    now, due, series = _utc(now), _utc(reminder.due_at), series_of(reminder.key)
+    later = [
+        other
+        for other in others
+        if other.kind == "reminder"
+        and other.key != reminder.key
+        and series_of(other.key) == series
+        and _utc(other.due_at) > due
+        and (other.status == "QUEUED" or (other.status == "PLANNED" and _utc(other.due_at) <= now))
+    ]
+    return max(later, key=lambda other: _utc(other.due_at), default=None)
 
 
 def _plan_visit(
