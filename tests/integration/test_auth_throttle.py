@@ -187,3 +187,22 @@ def test_no_free_password_slot_is_answered_server_busy_quickly(serve: Any, store
         holder.join(timeout=30)
     # The refusal was not counted as a failure, and the slot is free again.
     assert wrong(server, his, "203.0.113.5").code == "Client.AuthenticationFailed"
+
+
+def test_behind_an_unconfigured_proxy_an_attacker_cannot_lock_out_a_cached_his(
+    serve: Any, store: Store
+) -> None:
+    # Without TUOTEMPO_TRUSTED_PROXY_HOPS every client is the proxy's 127.0.0.1: only
+    # the user scope counts there (x5: a delay after 5 failures, a lock after 10).
+    server = serve(auth_failures_before_delay=1, auth_failures_before_lock=2)
+    his = make_instance(store)
+    assert server.call(his, "127.0.0.1").code is None
+    for _ in range(10):
+        server.advance(61)
+        assert wrong(server, his, "127.0.0.1").code == "Client.AuthenticationFailed"
+    assert_too_many(wrong(server, his, "127.0.0.1"), 60, "for this user")
+    for _ in range(3):
+        assert server.call(his, "127.0.0.1").code is None  # its cached password
+    # Another user behind the same proxy is not concerned.
+    other = make_instance(store)
+    assert server.call(other, "127.0.0.1").code is None

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
+from ipaddress import ip_network
 
 import pytest
 
@@ -181,6 +182,45 @@ def test_busy_answers_count_only_against_addresses_that_failed_lately(
     throttle.busy(attacker)
     throttle.busy(attacker)  # retries that found no free slot now count
     assert refused_for(throttle, attacker) == 1
+
+
+def test_an_address_locked_for_spraying_still_serves_users_known_there(
+    throttle: LoginThrottle, fake_clock: FakeClock
+) -> None:
+    # An integrator's host: clinic A's HIS works, clinic B's password is wrong.
+    host = "198.51.100.9"
+    working = Attempt.of("tt_a", "his", host)
+    throttle.succeeded(working)
+    for _ in range(30):
+        fake_clock.advance(61)
+        throttle.failed(Attempt.of("tt_b", "his", host))
+    assert refused_for(throttle, Attempt.of("tt_c", "his", host)) == 60
+    assert refused_for(throttle, working, user=True) is None
+
+
+def test_a_proxy_address_is_counted_per_user_only(fake_clock: FakeClock) -> None:
+    throttle = LoginThrottle(
+        failures_before_delay=3,
+        failures_before_lock=10,
+        lock_seconds=60,
+        memory_seconds=900,
+        shared_addresses=(ip_network("127.0.0.1/32"), ip_network("::1/128")),
+        now=fake_clock,
+    )
+    his = throttle.attempt("tt_a", "his", "127.0.0.1")
+    assert his.shared and not throttle.attempt("tt_a", "his", "127.0.0.2").shared
+    throttle.succeeded(his)  # no exemption: everyone behind the proxy shares the address
+    for index in range(40):
+        throttle.failed(throttle.attempt("tt_a", f"user{index}", "127.0.0.1"))
+    assert refused_for(throttle, throttle.attempt("tt_a", "newcomer", "::1"), user=True) is None
+    for _ in range(15):
+        throttle.failed(throttle.attempt("tt_a", "his", "127.0.0.1"))
+    assert refused_for(throttle, his) is None  # no pair or address scope for a proxy
+    assert refused_for(throttle, his, user=True) == 1  # the user scope (x5) counts
+    for _ in range(50):
+        throttle.busy(his)  # never counted for a proxy
+    fake_clock.advance(1)
+    assert refused_for(throttle, his, user=True) is None
 
 
 def test_user_and_address_keys() -> None:

@@ -5,12 +5,20 @@ Failures are counted in three scopes, each with its own rule (see ``Rule``):
 * ``pair``: one user (instance + user name) from one client address, the
   strictest: a HIS that mistypes its password is only slowed down by itself;
 * ``address``: one client address, whatever user it names (password spraying),
-  three times as lenient;
+  three times as lenient, and never applied to a user that signed in from that
+  address lately (an integrator's host serving several clinics is not locked
+  for all of them because one clinic's password is wrong);
 * ``user``: one user from every address (a guessing attack spread over many
   addresses), five times as lenient, and never applied to a request whose
   password is in the accepted-password cache or that comes from an address
   that signed in as that user in the last day. So an attacker who hammers a
   user from elsewhere cannot lock the real HIS out.
+
+An address that may be a reverse proxy (``TUOTEMPO_TRUSTED_PROXIES``,
+loopback by default) stands for clients we cannot tell apart: only the user
+scope counts its requests, without the "signed in from there" exemption. Behind
+a proxy, set ``TUOTEMPO_TRUSTED_PROXY_HOPS`` so that the client's own address
+is counted instead.
 
 A scope that is waiting (growing delay) or locked is answered at once with
 ``Client.TooManyAttempts``, before the database or the password hash is
@@ -33,14 +41,14 @@ import ipaddress
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from cachetools import TTLCache
 
 from .. import clock
-from ..config import Settings
+from ..config import IPNetwork, Settings
 from ..errors import TooManyAttemptsError
 from .passwords import HashSlots
 
@@ -84,13 +92,36 @@ class Attempt:
 
     user: bytes  # a digest of instance + user name: bounded size, nothing to leak
     address: str
+    shared: bool = False  # the address may be a proxy for many clients
+
+    @property
+    def pair(self) -> tuple[bytes, str]:
+        return self.user, self.address
 
     @classmethod
-    def of(cls, instance: str, username: str, address: str | None) -> Attempt:
+    def of(
+        cls,
+        instance: str,
+        username: str,
+        address: str | None,
+        shared: Sequence[IPNetwork] = (),
+    ) -> Attempt:
         digest = hashlib.blake2b(
             f"{instance}\0{username}".encode("utf-8", "replace"), digest_size=16
         ).digest()
-        return cls(digest, client_key(address))
+        return cls(digest, client_key(address), _within(address, shared))
+
+
+def _within(address: str | None, networks: Sequence[IPNetwork]) -> bool:
+    if not address or not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
 
 
 def client_key(address: str | None) -> str:
@@ -150,9 +181,11 @@ class LoginThrottle:
         failures_before_lock: int,
         lock_seconds: float,
         memory_seconds: float,
+        shared_addresses: Sequence[IPNetwork] = (),
         now: Callable[[], datetime] = clock.utcnow,
     ) -> None:
         self._now = now
+        self.shared_addresses = tuple(shared_addresses)
         pair = Rule(failures_before_delay, failures_before_lock, lock_seconds)
         memory = max(memory_seconds, lock_seconds)
         self._pair = _Scope("pair", pair, memory, self._seconds)
@@ -166,12 +199,19 @@ class LoginThrottle:
     def _seconds(self) -> float:
         return (self._now() - _EPOCH).total_seconds()
 
+    def attempt(self, instance: str, username: str, address: str | None) -> Attempt:
+        return Attempt.of(instance, username, address, self.shared_addresses)
+
     def check(self, attempt: Attempt) -> None:
         """Refuse an address that failed too often, for this user or for any."""
+        if attempt.shared:
+            return
         with self._lock:
             now = self._seconds()
-            pair_wait = self._pair.wait((attempt.user, attempt.address), now)
-            address_wait = self._address.wait(attempt.address, now)
+            pair_wait = self._pair.wait(attempt.pair, now)
+            address_wait = 0.0
+            if attempt.pair not in self._known:
+                address_wait = self._address.wait(attempt.address, now)
         if address_wait > 0 and address_wait >= pair_wait:
             raise _refusal("from your address", address_wait)
         if pair_wait > 0:
@@ -184,7 +224,7 @@ class LoginThrottle:
         """
         with self._lock:
             now = self._seconds()
-            if (attempt.user, attempt.address) in self._known:
+            if not attempt.shared and attempt.pair in self._known:
                 return
             wait = self._user.wait(attempt.user, now)
         if wait > 0:
@@ -193,11 +233,10 @@ class LoginThrottle:
     def failed(self, attempt: Attempt) -> None:
         with self._lock:
             now = self._seconds()
-            counts = (
-                (self._pair, self._pair.fail((attempt.user, attempt.address), now)),
-                (self._address, self._address.fail(attempt.address, now)),
-                (self._user, self._user.fail(attempt.user, now)),
-            )
+            counts = [(self._user, self._user.fail(attempt.user, now))]
+            if not attempt.shared:
+                counts.append((self._pair, self._pair.fail(attempt.pair, now)))
+                counts.append((self._address, self._address.fail(attempt.address, now)))
         for scope, failures in counts:
             if failures == scope.rule.lock_after:
                 # Once per lock, not per refused request; never the user name.
@@ -214,24 +253,30 @@ class LoginThrottle:
         Counted as a failure of its address and pair only when the address has
         failed a password lately: an attacker then cannot keep the slots busy
         with retries the throttle never sees, while a client with a clean record
-        (the real HIS) is never slowed down by the load others cause.
+        or one that signed in from there lately (the real HIS) is never slowed
+        down by the load others cause.
         """
+        if attempt.shared:
+            return
         with self._lock:
             now = self._seconds()
-            if not self._address.known(attempt.address):
+            if not self._address.known(attempt.address) or attempt.pair in self._known:
                 return
-            self._pair.fail((attempt.user, attempt.address), now)
+            self._pair.fail(attempt.pair, now)
             self._address.fail(attempt.address, now)
 
     def succeeded(self, attempt: Attempt) -> None:
-        """The address knows the password: clear its own count, exempt it from the user's lock.
+        """The address knows the password: clear its own count for this user, and
+        exempt the pair from the address and user locks for a day.
 
         The address and user counts stay: an attacker who owns one account must
         not be able to wipe its spraying record by signing in with it.
         """
+        if attempt.shared:
+            return
         with self._lock:
-            self._pair.forget((attempt.user, attempt.address))
-            self._known[(attempt.user, attempt.address)] = True
+            self._pair.forget(attempt.pair)
+            self._known[attempt.pair] = True
 
 
 def _refusal(scope: str, wait: float) -> TooManyAttemptsError:
@@ -259,6 +304,7 @@ class AuthGuard:
                 failures_before_lock=settings.auth_failures_before_lock,
                 lock_seconds=settings.auth_lock_seconds,
                 memory_seconds=settings.auth_failure_memory_seconds,
+                shared_addresses=settings.trusted_proxies,
                 now=now,
             ),
         )

@@ -21,7 +21,7 @@ from ..errors import (
 )
 from ..store.engine import Store
 from ..store.repositories import ApiUserRepository, InstanceRepository
-from .auth_guard import Attempt, AuthGuard
+from .auth_guard import AuthGuard
 from .passwords import hash_password, is_cached, verify_password
 
 INSTANCE_NAME = re.compile(r"^tt_[A-Za-z0-9_]{1,60}$")
@@ -260,7 +260,7 @@ def authenticate(
     (``TooManyAttemptsError``) and bounds the Argon2 checks running at once
     (``ServerBusyError``); see ``auth_guard``.
     """
-    attempt = Attempt.of(instance_name, username, client_address)
+    attempt = guard.throttle.attempt(instance_name, username, client_address)
     guard.throttle.check(attempt)
     with store.unit_of_work() as connection:
         row = InstanceRepository(connection).by_name(instance_name) if instance_name else None

@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +231,7 @@ def test_an_answer_page_gets_a_503_page(
     token = app.signer.token(1, "confirm")
     for method in ("GET", "POST"):
         response, _ = answered_within(
-            DB_BOUND, lambda method=method: client.open(f"/answer/{token}", method=method)
+            DB_BOUND, partial(client.open, f"/answer/{token}", method=method)
         )
         page = response.get_data(as_text=True)
         assert response.status_code == 503, page[:300]
