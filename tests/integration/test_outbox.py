@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from tuotempo_soap.config import Settings
 from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
 from tuotempo_soap.dispatch.ratelimit import RateLimiter
 from tuotempo_soap.dispatch.worker import OutboxWorker, backoff_seconds
+from tuotempo_soap.errors import StoreUnavailableError
 from tuotempo_soap.services import instances, messages
 from tuotempo_soap.store.engine import Store
 from tuotempo_soap.store.outbox import MessageRepository
@@ -259,3 +261,51 @@ def test_each_message_goes_out_under_a_random_reference_recorded_with_its_provid
     assert by_id[legacy].reference and by_id[legacy].reference == row(store, legacy)["reference"]
     assert by_id[legacy].reference != first
     assert {row(store, mid)["provider"] for mid in (new, legacy)} == {"scripted"}
+
+
+class FlakyStore(Store):
+    """The real store, but the database is 'down' for the first ``outages`` units of work."""
+
+    def __init__(self, real: Store, outages: int) -> None:
+        super().__init__(real.engine)
+        self.outages = outages
+
+    def unit_of_work(self, *, write: bool = False) -> Any:
+        if self.outages > 0:
+            self.outages -= 1
+            raise StoreUnavailableError("The database is unavailable; retry later")
+        return super().unit_of_work(write=write)
+
+
+class RecordingStop(threading.Event):
+    """A stop event whose waits are recorded instead of slept; stops after ``limit`` waits."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+        self.limit = limit
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        if len(self.waits) >= self.limit:
+            self.set()
+        return self.is_set()
+
+
+def test_the_worker_waits_out_a_database_outage_and_then_sends(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, (mid,) = queue(store, clock, "outage-1")
+    sender = ScriptedSender(SendResult.sent("p-1"))
+    flaky = FlakyStore(store, outages=3)
+    stop = RecordingStop(limit=4)
+    OutboxWorker(flaky, OneProvider(sender), tuned, worker_id="w1", clock=clock).run(stop)  # type: ignore[arg-type]
+    assert stop.waits[:3] == [1.0, 2.0, 4.0]  # growing pauses while the database is away
+    assert row(store, mid)["status"] == "SENT" and len(sender.sent) == 1
+
+
+def test_a_single_pass_still_reports_the_outage(store: Store, tuned: Settings, clock: Clock) -> None:
+    with pytest.raises(StoreUnavailableError):
+        OutboxWorker(FlakyStore(store, outages=1), OneProvider(ScriptedSender()), tuned).run(  # type: ignore[arg-type]
+            threading.Event(), once=True
+        )

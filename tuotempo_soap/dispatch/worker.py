@@ -2,8 +2,8 @@
 
 Nothing is lost if a worker stops: messages wait in the database. A claimed
 message carries a lease; a worker that dies mid-send leaves it to run out and
-another worker sends it again with the same idempotency key (our message id),
-which a provider that supports keys uses to drop the duplicate. Temporary
+another worker sends it again with the same idempotency key (the message's
+random reference), which a provider that supports keys uses to drop the duplicate. Temporary
 failures come back after an exponential backoff with jitter; permanent ones,
 and the last allowed attempt, end in FAILED with the reason.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config import Settings
 from ..domain.message import MessageStatus
-from ..errors import TuotempoError
+from ..errors import StoreUnavailableError, TuotempoError
 from ..services.instances import utcnow
 from ..store.engine import Store
 from ..store.outbox import MessageRepository
@@ -29,6 +29,8 @@ from .base import Outcome, OutgoingMessage, SendResult
 from .config import DispatchConfig
 
 log = logging.getLogger(__name__)
+
+MAX_OUTAGE_PAUSE = 30.0  # seconds between tries while the database is unavailable
 
 
 def backoff_seconds(
@@ -103,10 +105,26 @@ class OutboxWorker:
         log.info("gave %d message(s) back before their lease ran out", len(message_ids))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> int:
-        """Loop until ``stop`` is set (or the queue is empty, with ``once``)."""
+        """Loop until ``stop`` is set (or the queue is empty, with ``once``).
+
+        A database that is down or stuck (the store's timeouts turn both into
+        ``StoreUnavailableError``) pauses the loop with a growing wait instead
+        of ending the worker: the messages wait in the database, and a worker
+        that exited would need an operator to come back.
+        """
         total = 0
+        pause = 0.0
         while not stop.is_set():
-            sent = self.run_once()
+            try:
+                sent = self.run_once()
+            except StoreUnavailableError as exc:
+                if once:
+                    raise
+                pause = min(MAX_OUTAGE_PAUSE, max(1.0, pause * 2))
+                log.warning("database unavailable (%s); retrying in %.0f s", exc.message, pause)
+                stop.wait(pause)
+                continue
+            pause = 0.0
             total += sent
             if once and sent == 0:
                 break

@@ -67,9 +67,9 @@ USER_FACTOR = 5
 
 @dataclass(frozen=True)
 class Rule:
-    """The first ``delay_after`` failures cost nothing; each one after that makes the
-    scope wait 1 s, 2 s, 4 s ... after it; from ``lock_after`` failures on, every
-    failure locks the scope for ``lock_seconds``."""
+    """``delay_after`` attempts go ahead at once; from the ``delay_after``-th failure
+    on, the scope waits 1 s, 2 s, 4 s ... after each failure; from the
+    ``lock_after``-th on, every failure locks it for ``lock_seconds``."""
 
     delay_after: int
     lock_after: int
