@@ -8,6 +8,8 @@ expects (types, messages, portType, binding, service).
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 from lxml import etree
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
@@ -83,4 +85,5 @@ def with_location(wsdl: bytes, location: str, placeholder: str = LOCATION_PLACEH
     if old not in wsdl:
         # Silently serving the placeholder would send clients somewhere else.
         raise ValueError(f"the WSDL does not hold the address placeholder {placeholder}")
-    return wsdl.replace(old, f'location="{location}"'.encode(), 1)
+    value = escape(location, {'"': "&quot;"})  # an attribute: a URL may hold & or "
+    return wsdl.replace(old, f'location="{value}"'.encode(), 1)

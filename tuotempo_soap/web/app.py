@@ -6,6 +6,7 @@ import html
 import io
 import json
 import logging
+import socket
 import sys
 import traceback
 import uuid
@@ -288,6 +289,9 @@ def _read_limited(environ: dict[str, Any], limit: int) -> bytes | None:
 def _listening_url(environ: dict[str, Any]) -> str:
     """``http://SERVER_NAME:SERVER_PORT/soap`` as the server socket gives them (a
     TCP bind); before a trusted proxy's X-Forwarded-Host rewrote them, if it did."""
+    if getattr(environ.get("gunicorn.socket"), "family", None) == socket.AF_UNIX:
+        # On a unix socket gunicorn fills SERVER_NAME from the Host header.
+        return "http://localhost/soap"
     socket_side = {**environ, **environ.get("werkzeug.proxy_fix.orig", {})}
     scheme = socket_side.get("wsgi.url_scheme") or "http"
     name = socket_side.get("SERVER_NAME") or "localhost"

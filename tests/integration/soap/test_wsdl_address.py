@@ -4,6 +4,7 @@ evil.example`` would post its patients' data to evil.example."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import replace
 
 import pytest
@@ -26,7 +27,7 @@ FORGED = {
 }
 
 
-def served_wsdl(settings: Settings, *, demo: bool = False, **environ: str) -> bytes:
+def served_wsdl(settings: Settings, *, demo: bool = False, **environ: object) -> bytes:
     app = create_app(settings, demo=True) if demo else create_app(settings)
     try:
         response = Client(app).get(
@@ -81,3 +82,19 @@ def test_only_the_demo_takes_the_request_host(settings: Settings) -> None:
     """``serve --demo`` runs on a developer's machine, reached as localhost, a VM
     name or a LAN address: there the Host the browser used is the useful answer."""
     assert address(served_wsdl(settings, demo=True)) == "http://evil.example/soap"
+
+
+def test_on_a_unix_socket_the_host_header_is_not_the_address(settings: Settings) -> None:
+    """gunicorn bound to a unix socket fills SERVER_NAME from the Host header."""
+    left, right = socket.socketpair(socket.AF_UNIX)
+    with left, right:
+        wsdl = served_wsdl(
+            settings,
+            **{"gunicorn.socket": left, "SERVER_NAME": "evil.example", "SERVER_PORT": "80"},
+        )
+    assert address(wsdl) == "http://localhost/soap"
+
+
+def test_the_address_is_escaped_in_the_document(settings: Settings) -> None:
+    wsdl = served_wsdl(settings, demo=True, HTTP_HOST='h"><x a="&amp;')
+    assert address(wsdl) == 'http://h"><x a="&amp;/soap'  # one attribute, read back as sent
