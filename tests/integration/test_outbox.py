@@ -68,6 +68,20 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(autouse=True)
+def only_this_tests_messages(store: Store) -> None:
+    """The PostgreSQL test database is shared by the whole session, and a worker
+    claims every due message whatever its instance: withdraw what earlier tests
+    (SOAP fuzzing, inbound answers...) left queued, so the scripted sender sees
+    this test's messages only."""
+    with store.unit_of_work(write=True) as connection:
+        connection.execute(
+            update(messages_table)
+            .where(messages_table.c.status.in_(("QUEUED", "SENDING")))
+            .values(status="CANCELLED")
+        )
+
+
 @pytest.fixture
 def tuned(settings: Settings) -> Settings:
     return replace(
