@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from concurrent.futures import ThreadPoolExecutor, wait
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from ..clinic import (
@@ -32,6 +33,14 @@ from .clinic_sync import ClientBuilder
 from .instances import Instance, get_instance
 
 log = logging.getLogger(__name__)
+
+# Every center of a search is asked at once, one thread each, up to this many.
+# A portal with more centers than this asks the rest as the first ones answer
+# (or time out); each of those still gets its full timeout, counted from the
+# moment its own call starts, so the search lasts at most about
+# ceil(centers / MAX_PARALLEL_CENTERS) timeouts. The bound keeps one request
+# from starting hundreds of threads and sockets.
+MAX_PARALLEL_CENTERS = 64
 
 
 @dataclass(frozen=True)
@@ -148,10 +157,20 @@ def search(
         return [replace(a, center_lid=a.center_lid or center.center_lid) for a in found]
 
     result = PortalSearch()
-    pool = ThreadPoolExecutor(max_workers=min(8, len(targets)), thread_name_prefix="portal")
+    # When each call started (monotonic): a center's timeout runs from there, not
+    # from submission, so a center that waited for a free thread loses nothing.
+    started: dict[int, float] = {}
+
+    def timed(index: int) -> list[Availability]:
+        started[index] = time.monotonic()
+        return one(index)
+
+    pool = ThreadPoolExecutor(
+        max_workers=max(1, min(MAX_PARALLEL_CENTERS, len(targets))), thread_name_prefix="portal"
+    )
     try:
-        futures = {pool.submit(one, index): index for index in range(len(targets))}
-        done, late = wait(futures, timeout=per_center_timeout)
+        futures = {pool.submit(timed, index): index for index in range(len(targets))}
+        done, late = _collect(futures, started, per_center_timeout)
         for future in late:
             center = targets[futures[future]]
             result.errors.append(
@@ -174,6 +193,35 @@ def search(
     result.availabilities = result.availabilities[: query.max_results]
     result.errors.sort(key=lambda e: e.center_lid or "")
     return result
+
+
+def _collect(
+    futures: dict[Future[list[Availability]], int],
+    started: dict[int, float],
+    timeout: float,
+) -> tuple[set[Future[list[Availability]]], set[Future[list[Availability]]]]:
+    """Wait for every call until it answers or its own timeout (from its start)
+    runs out; return (answered, late). A call that has not started yet waits
+    for a free thread, which the running calls' own timeouts guarantee."""
+    pending = set(futures)
+    done: set[Future[list[Availability]]] = set()
+    late: set[Future[list[Availability]]] = set()
+    while pending:
+        now = time.monotonic()
+        deadlines = [started[futures[f]] + timeout for f in pending if futures[f] in started]
+        horizon = min(deadlines) - now if deadlines else timeout
+        finished, pending = wait(pending, timeout=max(0.0, horizon), return_when=FIRST_COMPLETED)
+        done |= finished
+        now = time.monotonic()
+        for future in list(pending):
+            index = futures[future]
+            if future.done():
+                pending.discard(future)
+                done.add(future)
+            elif index in started and now >= started[index] + timeout:
+                pending.discard(future)
+                late.add(future)
+    return done, late
 
 
 def book(
