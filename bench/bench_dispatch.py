@@ -1,4 +1,5 @@
-"""How many messages per second does the outbox worker send, with 1 and 2 processes?
+"""How many messages per second does the outbox worker send, with 1 and 2 processes,
+one send at a time (before) and with overlapped sends (after)?
 
 For each configuration, in one run:
 
@@ -13,7 +14,11 @@ For each configuration, in one run:
   answers 200 JSON with an id, counting requests and distinct Idempotency-Key
   values) and a senders file routing SMS to it (type http, json, no rate limit);
 * K worker processes (``python -m tuotempo_soap.cli worker --once``) started
-  together and timed until the last one exits (bounded by ``--timeout``).
+  together and timed until the last one exits (bounded by ``--timeout``),
+  once per ``--concurrency`` value (TUOTEMPO_WORKER_CONCURRENCY; default 1,
+  the old one-at-a-time worker, and 16), side by side in one table;
+* then the same, 1 worker, against a sink that takes ``--slow-sink-ms`` (50)
+  per request, with ``--slow-messages`` messages (0 skips it).
 
 Usage (from the repository root)::
 
@@ -22,6 +27,7 @@ Usage (from the repository root)::
     python bench/bench_dispatch.py --all                  # both, one table
     python bench/bench_dispatch.py --sqlite-workers 1,2   # opt-in: 2 workers on SQLite
     python bench/bench_dispatch.py --postgres --workers 1 --profile
+    python bench/bench_dispatch.py --postgres --concurrency 1,8,16,32
 
 Only timings are reported; nothing is asserted about them. Every
 configuration is checked outside the timed span: the messages' final status
@@ -207,7 +213,9 @@ def fresh_database(backend: str, server_url: str, workdir: Path) -> Iterator[str
 # --- worker processes ----------------------------------------------------------
 
 
-def worker_env(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, str]:
+def worker_env(
+    args: argparse.Namespace, url: str, workdir: Path, concurrency: int
+) -> dict[str, str]:
     """This process's environment without any TUOTEMPO_*, plus the bench's settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUOTEMPO_")}
     env.update(
@@ -215,6 +223,7 @@ def worker_env(args: argparse.Namespace, url: str, workdir: Path) -> dict[str, s
         TUOTEMPO_DATA_DIR=str(workdir / "data"),
         TUOTEMPO_SENDERS_FILE=str(workdir / "senders.json"),
         TUOTEMPO_WORKER_BATCH_SIZE=str(args.batch_size),
+        TUOTEMPO_WORKER_CONCURRENCY=str(concurrency),
         TUOTEMPO_LOG_LEVEL=args.log_level,
     )
     return env
@@ -312,6 +321,8 @@ def check_workers(run: WorkerRun, what: str) -> None:
 class Result:
     backend: str
     workers: int
+    concurrency: int
+    sink_delay_ms: float
     messages: int
     seconds: float
     startup_seconds: float
@@ -340,9 +351,17 @@ class Result:
         return self.statuses == {"SENT": self.messages}
 
 
-def run_config(
-    args: argparse.Namespace, backend: str, workers: int, workdir: Path, profile: bool
-) -> Result:
+@dataclass(frozen=True)
+class Config:
+    backend: str
+    workers: int
+    concurrency: int
+    sink_delay_ms: float
+    messages: int
+
+
+def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile: bool) -> Result:
+    backend, workers, concurrency = config.backend, config.workers, config.concurrency
     with fresh_database(backend, args.postgres_server, workdir) as url:
         settings = Settings.from_env(
             {
@@ -353,11 +372,11 @@ def run_config(
             }
         )
         store = open_store(settings, migrate=True)
-        sink = Sink(args.sink_delay_ms / 1000)
+        sink = Sink(config.sink_delay_ms / 1000)
         try:
             instance = instances.create_instance(store, INSTANCE)
             (workdir / "senders.json").write_text(json.dumps(senders_config(sink.url), indent=2))
-            env = worker_env(args, url, workdir)
+            env = worker_env(args, url, workdir, concurrency)
 
             startups = []
             for n in range(args.startup_runs):
@@ -365,7 +384,7 @@ def run_config(
                 check_workers(empty, "worker --once on an empty queue")
                 startups.append(empty.seconds)
 
-            queue_seconds = queue_messages(store, instance, args.messages, args.seed)
+            queue_seconds = queue_messages(store, instance, config.messages, args.seed)
             store.dispose()
 
             profile_to = workdir / "worker.prof" if profile else None
@@ -390,7 +409,9 @@ def run_config(
     return Result(
         backend=backend,
         workers=workers,
-        messages=args.messages,
+        concurrency=concurrency,
+        sink_delay_ms=config.sink_delay_ms,
+        messages=config.messages,
         seconds=run.seconds,
         startup_seconds=statistics.median(startups) if startups else 0.0,
         queue_seconds=queue_seconds,
@@ -431,6 +452,8 @@ def print_profile(path: Path, backend: str, top: int) -> None:
 COLUMNS = (
     ("backend", 10),
     ("workers", 7),
+    ("conc", 4),
+    ("sink ms", 7),
     ("messages", 8),
     ("seconds", 8),
     ("msg/s", 7),
@@ -448,8 +471,8 @@ COLUMNS = (
 
 def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
     print(
-        f"\noutbox -> HTTP sink on 127.0.0.1; batch size {args.batch_size}, sink delay "
-        f"{args.sink_delay_ms:g} ms, log level {args.log_level}; {os.cpu_count()} CPUs; "
+        f"\noutbox -> HTTP sink on 127.0.0.1; batch size {args.batch_size}, "
+        f"log level {args.log_level}; {os.cpu_count()} CPUs; "
         f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}"
     )
     print("  ".join(f"{name:>{width}}" for name, width in COLUMNS))
@@ -462,6 +485,8 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
         cells = (
             r.backend,
             r.workers,
+            r.concurrency,
+            f"{r.sink_delay_ms:g}",
             r.messages,
             f"{r.seconds:.2f}",
             rate,
@@ -480,7 +505,11 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
         )
     for r in results:
         if not r.all_sent:
-            print(f"  {r.backend}, {r.workers} worker(s): final statuses {r.statuses}")
+            print(
+                f"  {r.backend}, {r.workers} worker(s), concurrency {r.concurrency}: "
+                f"final statuses {r.statuses}"
+            )
+    print_speedups(results)
     queued = ", ".join(f"{r.backend} {r.messages / r.queue_seconds:.0f}/s" for r in results)
     print(
         "  seconds: first worker started -> last exited; start-up s: median `worker --once` on "
@@ -488,6 +517,28 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
         "of all workers;\n  sink CPU s: this process (the sink) during the run. "
         f"Queueing (update_messages, {QUEUE_BATCH}/call): {queued}"
     )
+
+
+def print_speedups(results: Sequence[Result]) -> None:
+    """Each run's rate against the one-at-a-time run (concurrency 1) of the same setup."""
+    base = {
+        (r.backend, r.workers, r.sink_delay_ms): r.rate
+        for r in results
+        if r.concurrency == 1 and not r.timed_out
+    }
+    lines = []
+    for r in results:
+        before = base.get((r.backend, r.workers, r.sink_delay_ms))
+        if r.concurrency == 1 or before is None or r.timed_out:
+            continue
+        lines.append(
+            f"  {r.backend}, {r.workers} worker(s), sink {r.sink_delay_ms:g} ms: "
+            f"{before:.0f} -> {r.rate:.0f} msg/s ({r.rate / before:.1f}x) at concurrency "
+            f"{r.concurrency}; duplicates {r.requests - r.distinct_keys}"
+        )
+    if lines:
+        print("before (concurrency 1) -> after, same run:")
+        print("\n".join(lines))
 
 
 # --- arguments -----------------------------------------------------------------
@@ -551,6 +602,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--sink-delay-ms", type=float, default=0.0, help="sink answer delay (default 0)"
     )
     parser.add_argument(
+        "--concurrency",
+        type=counts,
+        default=[1, 16],
+        help="TUOTEMPO_WORKER_CONCURRENCY values, side by side (default 1,16; 1 = one "
+        "send at a time, the worker before overlapped sends)",
+    )
+    parser.add_argument(
+        "--slow-sink-ms",
+        type=float,
+        default=50.0,
+        help="also run 1 worker against a sink this slow per request (default 50)",
+    )
+    parser.add_argument(
+        "--slow-messages",
+        type=int,
+        default=400,
+        help="messages for the slow-sink runs (default 400; 0 skips them)",
+    )
+    parser.add_argument(
         "--startup-runs",
         type=positive,
         default=3,
@@ -577,8 +647,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--top", type=positive, default=20, help="profile entries shown (default 20)"
     )
     args = parser.parse_args(argv)
-    if args.sink_delay_ms < 0:
-        parser.error("--sink-delay-ms must be 0 or more")
+    if args.sink_delay_ms < 0 or args.slow_sink_ms < 0:
+        parser.error("--sink-delay-ms and --slow-sink-ms must be 0 or more")
+    if args.slow_messages < 0:
+        parser.error("--slow-messages must be 0 or more")
     if args.timeout <= 0:
         parser.error("--timeout must be more than 0")
     return args
@@ -586,18 +658,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    plan: list[tuple[str, int]] = []
+    backends: list[tuple[str, list[int]]] = []
     if not args.postgres:
-        plan += [("sqlite", k) for k in args.sqlite_workers]
+        backends.append(("sqlite", args.sqlite_workers))
     if args.postgres or args.all:
-        plan += [("postgresql", k) for k in args.workers]
+        backends.append(("postgresql", args.workers))
+    plan = [
+        Config(backend, workers, concurrency, args.sink_delay_ms, args.messages)
+        for backend, worker_counts in backends
+        for workers in worker_counts
+        for concurrency in args.concurrency
+    ]
+    if args.slow_messages:
+        plan += [
+            Config(backend, 1, concurrency, args.slow_sink_ms, args.slow_messages)
+            for backend, _ in backends
+            for concurrency in args.concurrency
+        ]
     results = []
-    for backend, workers in plan:
+    for config in plan:
         with tempfile.TemporaryDirectory(prefix="tuotempo-bench-dispatch-") as tmp:
-            result = run_config(args, backend, workers, Path(tmp), args.profile and workers == 1)
+            profile = args.profile and config.workers == 1 and config.sink_delay_ms == 0
+            result = run_config(args, config, Path(tmp), profile)
         results.append(result)
         print(
-            f"{backend}, {workers} worker(s): {result.messages} messages in {result.seconds:.2f}s",
+            f"{config.backend}, {config.workers} worker(s), concurrency {config.concurrency}, "
+            f"sink {config.sink_delay_ms:g} ms: {result.messages} messages in "
+            f"{result.seconds:.2f}s",
             file=sys.stderr,
         )
     print_table(args, results)

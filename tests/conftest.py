@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+# Before any test module imports spyne itself (Spyne 2.14 on Python 3.12+).
+import tuotempo_soap.soap.compat  # noqa: F401
 from tuotempo_soap.config import Settings
 from tuotempo_soap.services import instances
 from tuotempo_soap.store.bootstrap import open_store

@@ -64,6 +64,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, not {raw!r}")
 
 
+SOAP_ENGINES = ("fast", "spyne")
+
+
+def _soap_engine(env: Mapping[str, str]) -> str:
+    raw = (env.get("TUOTEMPO_SOAP_ENGINE") or "").strip().lower() or "fast"
+    if raw not in SOAP_ENGINES:
+        raise ValueError(f"TUOTEMPO_SOAP_ENGINE must be fast or spyne, not {raw!r}")
+    return raw
+
+
 IPNetwork = IPv4Network | IPv6Network
 # Loopback: the proxy runs on the same machine (as gunicorn's forwarded_allow_ips).
 DEFAULT_TRUSTED_PROXIES: tuple[IPNetwork, ...] = (ip_network("127.0.0.1"), ip_network("::1"))
@@ -122,6 +132,8 @@ class Settings:
     worker_batch_size: int = 20
     worker_poll_seconds: float = 2.0
     worker_lease_seconds: int = 120
+    # Sends in flight at once per worker process (1 = one after another).
+    worker_concurrency: int = 16
     max_send_attempts: int = 6
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
@@ -130,6 +142,9 @@ class Settings:
     secret_key: str | None = None
     public_url: str | None = None  # how patients reach this server (links in e-mails)
     clock_file: Path | None = None  # tests only: see tuotempo_soap.clock
+    # How SOAP requests of our operations are read and answered: "fast" (lxml,
+    # soap/fast.py) or "spyne" (Spyne's own path). The wire is the same.
+    soap_engine: str = "fast"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -167,12 +182,14 @@ class Settings:
             worker_batch_size=_int(env, "TUOTEMPO_WORKER_BATCH_SIZE", 20),
             worker_poll_seconds=_float(env, "TUOTEMPO_WORKER_POLL_SECONDS", 2.0),
             worker_lease_seconds=_int(env, "TUOTEMPO_WORKER_LEASE_SECONDS", 120),
+            worker_concurrency=_int(env, "TUOTEMPO_WORKER_CONCURRENCY", 16),
             max_send_attempts=_int(env, "TUOTEMPO_MAX_SEND_ATTEMPTS", 6),
             retry_base_seconds=_float(env, "TUOTEMPO_RETRY_BASE_SECONDS", 30.0),
             retry_max_seconds=_float(env, "TUOTEMPO_RETRY_MAX_SECONDS", 3600.0),
             secret_key=env.get("TUOTEMPO_SECRET_KEY") or None,
             public_url=(env.get("TUOTEMPO_PUBLIC_URL") or "").rstrip("/") or None,
             clock_file=Path(env["TUOTEMPO_CLOCK_FILE"]) if env.get("TUOTEMPO_CLOCK_FILE") else None,
+            soap_engine=_soap_engine(env),
         )
 
     @property

@@ -8,3 +8,6 @@ availabilities cut into slots); ``options`` the injectable behaviour (credential
 delays, failures, "today"); ``app`` the WSGI application; ``__main__`` the
 ``serve`` and ``export-wsdl`` commands.
 """
+
+# Lets Spyne 2.14 import on Python 3.12+; must run before any module here imports spyne.
+import tuotempo_soap.soap.compat  # noqa: F401

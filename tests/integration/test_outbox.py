@@ -54,6 +54,9 @@ class OneProvider:
     def rate_limiter(self, provider: str) -> RateLimiter:
         return RateLimiter(None)
 
+    def max_concurrency(self, provider: str) -> int | None:
+        return None
+
 
 class Clock:
     def __init__(self) -> None:
@@ -252,7 +255,10 @@ def test_worker_gives_back_what_it_cannot_send_within_its_lease(
             return super().send(message)
 
     sender = Slow()
-    assert worker(store, sender, tuned, clock).run_once() == 2  # the third would pass 45 s
+    # One send at a time, so each starts 25 s after the previous one (the
+    # overlapped variant is in test_outbox_concurrency.py).
+    one_by_one = replace(tuned, worker_concurrency=1)
+    assert worker(store, sender, one_by_one, clock).run_once() == 2  # the third would pass 45 s
     states = [row(store, mid)["status"] for mid in ids]
     assert states == ["SENT", "SENT", "QUEUED"]
     assert row(store, ids[2])["attempts"] == 0 and row(store, ids[2])["claimed_by"] is None

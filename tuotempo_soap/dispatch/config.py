@@ -194,6 +194,7 @@ class ProviderConfig:
     rate_per_second: float | None = None
     burst: int | None = None
     receipts: ReceiptSettings | None = None
+    max_concurrency: int | None = None  # sends in flight at once, per worker process
 
 
 class DispatchConfig:
@@ -261,6 +262,10 @@ class DispatchConfig:
                 limiter = RateLimiter(provider.rate_per_second, provider.burst)
                 self._limiters[provider_name] = limiter
             return limiter
+
+    def max_concurrency(self, provider_name: str) -> int | None:
+        """The provider's own cap on sends in flight per worker; None leaves it to the worker."""
+        return self.provider(provider_name).max_concurrency
 
     def receipt_settings(self, provider_name: str) -> ReceiptSettings | None:
         """None when the provider takes no receipts, or there is no such provider
@@ -384,8 +389,9 @@ def _provider(name: str, s: _Section, data_dir: Path, env: Mapping[str, str]) ->
     receipts = _receipts(receipts_section, env) if receipts_section is not None else None
     rate = s.number("rate_per_second", None)
     burst = s.integer("burst", None, 1, 100_000)
+    max_concurrency = s.integer("max_concurrency", None, 1, 1000)
     s.done()
-    return ProviderConfig(name, kind, settings, rate, burst, receipts)
+    return ProviderConfig(name, kind, settings, rate, burst, receipts, max_concurrency)
 
 
 def _smtp(s: _Section, env: Mapping[str, str]) -> SmtpSettings:

@@ -6,16 +6,30 @@ another worker sends it again with the same idempotency key (the message's
 random reference), which a provider that supports keys uses to drop the duplicate. Temporary
 failures come back after an exponential backoff with jitter; permanent ones,
 and the last allowed attempt, end in FAILED with the reason.
+
+Within a worker, up to ``worker_concurrency`` sends are in flight at once (and
+at most a provider's ``max_concurrency`` through that provider, each still
+under its rate limit), on a thread pool: a gateway's answer time is network
+waiting, not work. The worker's own thread hands the claimed messages out and
+records their outcomes in batches, one executemany UPDATE per batch instead of
+a transaction per message. A message is still handed out once per claim; only
+what is in flight (sent, outcome not yet recorded) when a worker dies is sent
+again, after its lease, under the same reference.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import socket
 import threading
+import time
+from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +45,7 @@ from .config import DispatchConfig
 log = logging.getLogger(__name__)
 
 MAX_OUTAGE_PAUSE = 30.0  # seconds between tries while the database is unavailable
+FLUSH_SECONDS = 0.1  # longest an overlapped send's outcome waits to be recorded
 
 
 def backoff_seconds(
@@ -68,6 +83,7 @@ class OutboxWorker:
         # Runs before each batch: the reminder planner and the clinic callbacks
         # ride on the worker's loop, so one process does all the sending.
         self.housekeeping = housekeeping
+        self._pool: ThreadPoolExecutor | None = None
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were attempted."""
@@ -92,12 +108,137 @@ class OutboxWorker:
         # same messages, and only providers that honour idempotency keys would
         # drop the duplicate. What is left goes back to the queue at once.
         deadline = lease - timedelta(seconds=self.settings.worker_lease_seconds / 4)
-        for index, row in enumerate(batch):
-            if self.clock() >= deadline:
-                self._release([int(r["id"]) for r in batch[index:]])
-                return index
-            self._send(row)
-        return len(batch)
+        if self.settings.worker_concurrency <= 1 or len(batch) <= 1:
+            for index, row in enumerate(batch):
+                if self.clock() >= deadline:
+                    self._release([int(r["id"]) for r in batch[index:]])
+                    return index
+                self._send(row)
+            return len(batch)
+        return self._send_overlapped(batch, deadline)
+
+    def _pool_for(self, size: int) -> AbstractContextManager[ThreadPoolExecutor]:
+        """``run``'s long-lived pool (its threads keep their connections), or one for this call."""
+        if self._pool is not None:
+            return nullcontext(self._pool)
+        workers = max(1, min(self.settings.worker_concurrency, size))
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="outbox-send")
+
+    def _limit(self, provider: str) -> int:
+        """Sends in flight at once through ``provider``: the worker's cap, or the provider's."""
+        cap = self.settings.worker_concurrency
+        provider_cap = self.dispatch.max_concurrency(provider)
+        return min(cap, provider_cap) if provider_cap else cap
+
+    def _send_overlapped(self, batch: list[dict[str, Any]], deadline: datetime) -> int:
+        """Hand ``batch`` out to a pool of send threads; record outcomes in batches.
+
+        Only this thread touches the database and the hand-out bookkeeping;
+        send threads report through a queue. The deadline is checked before
+        each hand-out, as in the one-at-a-time loop: what is left when it
+        passes goes back to the queue.
+        """
+        concurrency = self.settings.worker_concurrency
+        done: queue.SimpleQueue[tuple[dict[str, Any], str, SendResult | BaseException]]
+        done = queue.SimpleQueue()
+        pending = deque(batch)
+        busy: Counter[str] = Counter()
+        in_flight = handed = 0
+        outcomes: list[tuple[dict[str, Any], str, SendResult]] = []
+        crash: BaseException | None = None
+        # Outcomes are recorded a round of sends at a time, or after
+        # FLUSH_SECONDS at most: few statements, and little sent but unrecorded
+        # (sent again after a crash, under the same references).
+        flush_at = max(1, concurrency)
+        oldest = 0.0  # time.monotonic() of the oldest unrecorded outcome
+        limits: dict[str, int] = {}
+
+        def attempt(row: dict[str, Any], provider: str) -> None:
+            try:
+                done.put((row, provider, self._deliver(row, provider)))
+            except BaseException as exc:  # reported to the worker's thread, never lost
+                done.put((row, provider, exc))
+
+        with self._pool_for(len(batch)) as pool:
+            try:
+                while pending or in_flight:
+                    while pending and crash is None and in_flight < concurrency:
+                        row = pending[0]
+                        provider = row.get("provider") or self.dispatch.provider_name_for(
+                            row["instance_name"], row["channel"]
+                        )
+                        if provider not in limits:
+                            limits[provider] = self._limit(provider)
+                        if busy[provider] >= limits[provider]:
+                            break  # wait for one of its sends to end
+                        if self.clock() >= deadline:
+                            self._release([int(r["id"]) for r in pending])
+                            pending.clear()
+                            break
+                        self.dispatch.rate_limiter(provider).acquire()
+                        pending.popleft()
+                        pool.submit(attempt, row, provider)
+                        busy[provider] += 1
+                        in_flight += 1
+                        handed += 1
+                    if crash is not None and pending:
+                        self._release([int(r["id"]) for r in pending])
+                        pending.clear()
+                    if not in_flight:
+                        break
+                    wait = None
+                    if outcomes:
+                        wait = max(0.0, oldest + FLUSH_SECONDS - time.monotonic())
+                    try:
+                        reports = [done.get(timeout=wait)]
+                    except queue.Empty:  # outcomes waited long enough
+                        self._record_many(outcomes)
+                        outcomes = []
+                        continue
+                    while True:
+                        try:
+                            reports.append(done.get_nowait())
+                        except queue.Empty:
+                            break
+                    for row, provider, result in reports:
+                        busy[provider] -= 1
+                        in_flight -= 1
+                        if isinstance(result, BaseException):
+                            # Its outcome is unknown: like a send in flight at a
+                            # crash, it stays claimed until the lease runs out.
+                            crash = crash or result
+                        else:
+                            if not outcomes:
+                                oldest = time.monotonic()
+                            outcomes.append((row, provider, result))
+                    if len(outcomes) >= flush_at or not (pending or in_flight):
+                        self._record_many(outcomes)
+                        outcomes = []
+            except BaseException:
+                # Whatever is in flight ends on its own (the pool waits for it);
+                # its outcome is recorded if the database still answers.
+                self._drain_after_failure(done, in_flight, outcomes)
+                raise
+        if outcomes:
+            self._record_many(outcomes)
+        if crash is not None:
+            raise crash
+        return handed
+
+    def _drain_after_failure(
+        self,
+        done: queue.SimpleQueue[tuple[dict[str, Any], str, SendResult | BaseException]],
+        in_flight: int,
+        outcomes: list[tuple[dict[str, Any], str, SendResult]],
+    ) -> None:
+        for _ in range(in_flight):
+            row, provider, result = done.get()
+            if not isinstance(result, BaseException):
+                outcomes.append((row, provider, result))
+        try:
+            self._record_many(outcomes)
+        except Exception:  # the first failure is the one raised
+            log.exception("could not record %d outcome(s) after a failure", len(outcomes))
 
     def _release(self, message_ids: list[int]) -> None:
         with self.store.unit_of_work(write=True) as connection:
@@ -112,6 +253,18 @@ class OutboxWorker:
         of ending the worker: the messages wait in the database, and a worker
         that exited would need an operator to come back.
         """
+        if self.settings.worker_concurrency > 1:
+            self._pool = ThreadPoolExecutor(
+                max_workers=self.settings.worker_concurrency, thread_name_prefix="outbox-send"
+            )
+        try:
+            return self._loop(stop, once=once)
+        finally:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def _loop(self, stop: threading.Event, *, once: bool) -> int:
         total = 0
         pause = 0.0
         while not stop.is_set():
@@ -141,6 +294,13 @@ class OutboxWorker:
     def _send(self, row: dict[str, Any]) -> None:
         instance, channel = row["instance_name"], row["channel"]
         provider = self.dispatch.provider_name_for(instance, channel)
+        self.dispatch.rate_limiter(provider).acquire()
+        result = self._deliver(row, provider)
+        self._record(row, provider, result)
+
+    def _deliver(self, row: dict[str, Any], provider: str) -> SendResult:
+        """Hand one message to its sender (any thread); a sender's crash becomes a retry."""
+        instance, channel = row["instance_name"], row["channel"]
         message = OutgoingMessage(
             message_id=int(row["id"]),
             instance=instance,
@@ -154,16 +314,62 @@ class OutboxWorker:
             email_from=row["email_from"],
             reply_to=row["email_reply_to"],
         )
-        self.dispatch.rate_limiter(provider).acquire()
         try:
-            result = self.dispatch.sender_for(instance, channel).send(message)
+            return self.dispatch.sender_for(instance, channel).send(message)
         except Exception as exc:  # a sender bug must not kill the worker
             log.exception("sender %s crashed on message %s", provider, row["id"])
-            result = SendResult.retry(f"sender error: {type(exc).__name__}")
-        self._record(row, provider, result)
+            return SendResult.retry(f"sender error: {type(exc).__name__}")
+
+    def _record_many(self, outcomes: list[tuple[dict[str, Any], str, SendResult]]) -> None:
+        """Record many send outcomes in one transaction, one UPDATE per shape."""
+        if not outcomes:
+            return
+        now = self.clock()
+        changes = [
+            (int(row["id"]), self._values(row, provider, result, now))
+            for row, provider, result in outcomes
+        ]
+        with self.store.unit_of_work(write=True) as connection:
+            repo = MessageRepository(connection)
+            unsure = repo.finish_many(self.worker_id, changes)
+            # As in _record: a receipt got there first, or the lease ran out.
+            repo.remember_provider_ids(
+                {
+                    int(row["id"]): (provider, result.provider_message_id)
+                    for row, provider, result in outcomes
+                    if int(row["id"]) in unsure
+                    and result.outcome is Outcome.SENT
+                    and result.provider_message_id is not None
+                }
+            )
+        for (row, provider, _), (_, values) in zip(outcomes, changes, strict=True):
+            log.info(
+                "message %s via %s: %s (attempt %d)",
+                row["id"],
+                provider,
+                values["status"],
+                int(row["attempts"]),
+            )
 
     def _record(self, row: dict[str, Any], provider: str, result: SendResult) -> None:
         now = self.clock()
+        attempts = int(row["attempts"])
+        values = self._values(row, provider, result, now)
+        with self.store.unit_of_work(write=True) as connection:
+            repo = MessageRepository(connection)
+            finished = repo.finish(int(row["id"]), self.worker_id, values)
+            if not finished and result.outcome is Outcome.SENT:
+                # A receipt got there first, or our lease ran out: keep what is
+                # there, but do not forget the provider's id for later receipts.
+                repo.remember_provider_id(int(row["id"]), provider, result.provider_message_id)
+        log.info(
+            "message %s via %s: %s (attempt %d)", row["id"], provider, values["status"], attempts
+        )
+
+    def _values(
+        self, row: dict[str, Any], provider: str, result: SendResult, now: datetime
+    ) -> dict[str, Any]:
+        """The columns a send outcome sets: sent, retried after a backoff, or failed."""
         attempts = int(row["attempts"])
         values: dict[str, Any] = {"updated_at": now, "provider": provider}
         if result.outcome is Outcome.SENT:
@@ -189,13 +395,4 @@ class OutboxWorker:
             values.update(
                 status=MessageStatus.FAILED.value, failed_at=now, last_error=reason[:1000]
             )
-        with self.store.unit_of_work(write=True) as connection:
-            repo = MessageRepository(connection)
-            finished = repo.finish(int(row["id"]), self.worker_id, values)
-            if not finished and result.outcome is Outcome.SENT:
-                # A receipt got there first, or our lease ran out: keep what is
-                # there, but do not forget the provider's id for later receipts.
-                repo.remember_provider_id(int(row["id"]), provider, result.provider_message_id)
-        log.info(
-            "message %s via %s: %s (attempt %d)", row["id"], provider, values["status"], attempts
-        )
+        return values

@@ -227,6 +227,68 @@ class MessageRepository:
         )
         return bool(self.connection.execute(statement).rowcount)
 
+    def finish_many(self, worker: str, outcomes: Sequence[tuple[int, dict[str, Any]]]) -> set[int]:
+        """``finish`` for many messages: one executemany UPDATE per shape of values
+        (all sent: one statement), instead of one statement and transaction each.
+
+        Returns the ids that may not have been finished (a receipt got there
+        first, or the lease ran out); empty when the driver counts the rows of an
+        executemany and all were ours. The caller treats those as ``finish``
+        answering False.
+        """
+        c = messages.c
+        shapes: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
+        for message_id, values in outcomes:
+            shapes.setdefault(tuple(sorted(values)), []).append((message_id, values))
+        unsure: set[int] = set()
+        for keys, group in shapes.items():
+            # Bound names differ from the column names: SQLAlchemy reserves those in SET.
+            statement = (
+                update(messages)
+                .where(
+                    c.id == bindparam("_row_id"),
+                    c.claimed_by == worker,
+                    c.status == MessageStatus.SENDING.value,
+                )
+                .values({**{key: bindparam(f"_new_{key}") for key in keys}, "lease_until": None})
+            )
+            params = [
+                {"_row_id": message_id, **{f"_new_{key}": values[key] for key in keys}}
+                for message_id, values in group
+            ]
+            result = self.connection.execute(statement, params)
+            sane = self.connection.dialect.supports_sane_multi_rowcount
+            if not sane or result.rowcount != len(group):
+                unsure.update(message_id for message_id, _ in group)
+        return unsure
+
+    def remember_provider_ids(self, provider_ids: Mapping[int, tuple[str, str]]) -> None:
+        """``remember_provider_id`` for many messages ({id: (provider, provider id)}),
+        skipping with one SELECT those that already carry one (the common case)."""
+        if not provider_ids:
+            return
+        c = messages.c
+        missing = self.connection.execute(
+            select(c.id).where(c.id.in_(sorted(provider_ids)), c.provider_message_id.is_(None))
+        ).scalars()
+        params = [
+            {
+                "_row_id": int(message_id),
+                "_provider": provider_ids[int(message_id)][0],
+                "_provider_id": provider_ids[int(message_id)][1],
+            }
+            for message_id in missing
+        ]
+        if params:
+            self.connection.execute(
+                update(messages)
+                .where(c.id == bindparam("_row_id"), c.provider_message_id.is_(None))
+                .values(
+                    provider=bindparam("_provider"), provider_message_id=bindparam("_provider_id")
+                ),
+                params,
+            )
+
     def release(self, message_ids: list[int], worker: str, now: datetime) -> None:
         """Give unsent claimed messages back (their attempt is not counted)."""
         c = messages.c

@@ -21,6 +21,7 @@ from ..errors import StoreUnavailableError, TuotempoError
 from ..services.links import LinkSigner, secret_key
 from ..soap import TNS
 from ..soap.application import build_soap_wsgi, build_wsdl
+from ..soap.fast import FastSoap
 from ..soap.faults import (
     OPERATIONS,
     ServiceFaultError,
@@ -69,6 +70,13 @@ class TuotempoApp:
         self.demo = demo
         self.signer = LinkSigner(secret_key(settings))
         self.soap = build_soap_wsgi(Runtime(settings, store))
+        # Our operations' well-formed requests, read and answered without
+        # Spyne's object layer; everything else still goes to Spyne.
+        self.fast_soap = (
+            FastSoap(self.soap.app.runtime, self.soap.app)
+            if settings.soap_engine == "fast"
+            else None
+        )
         self.wsdl = build_wsdl()
         if settings.public_url is None and not demo:
             log.warning(
@@ -147,6 +155,11 @@ class TuotempoApp:
             return start_response(status, headers, exc_info)
 
         try:
+            if self.fast_soap is not None:
+                answer = self.fast_soap(environ, body)
+                if answer is not None:
+                    start_response(answer.status, answer.headers)
+                    return [answer.body]
             # Spyne's WsgiApplication joins the answer before start_response, so
             # what escapes it (a bug, a strange document) escapes before any byte.
             return self.soap(environ, tracked)

@@ -1,4 +1,4 @@
-"""A configurable HTTP gateway (SMS and the like), over one ``requests.Session``.
+"""A configurable HTTP gateway (SMS and the like), over pooled ``requests.Session`` objects.
 
 Most SMS gateways take one POST with the number, the text and a sender id,
 under names of their own; ``HttpSettings.fields`` maps ours onto theirs, so a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -101,23 +102,59 @@ def _redact(text: str, message: OutgoingMessage) -> str:
 
 
 class HttpSender:
-    """One gateway. Safe to share between worker threads: the session keeps no cookies
-    and is not reconfigured after construction."""
+    """One gateway. Safe to share between worker threads: each send borrows a session
+    of its own from a small pool (requests does not promise that one session is
+    thread-safe, and its connection pool holds only 10 connections), and gives it
+    back for the next send to reuse its kept-alive connection. An injected session
+    (tests) is used by every send."""
 
     def __init__(
         self, name: str, settings: HttpSettings, *, session: requests.Session | None = None
     ) -> None:
         self.name = name
         self.settings = settings
-        if session is None:
-            session = requests.Session()
-            # With trust_env, requests re-reads proxy variables and .netrc on every
-            # request (measured: 13% of a worker's time); read them once instead.
-            session.proxies.update(requests.utils.get_environ_proxies(settings.url))
-            session.trust_env = False
-        self._session = session
-        # Cookies would be shared state between threads and between messages.
-        self._session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._shared = session
+        if session is not None:
+            self._no_cookies(session)
+        self._lock = threading.Lock()
+        self._idle: list[requests.Session] = []
+        self._all: list[requests.Session] = []
+        self._proxies: dict[str, str] | None = None
+
+    @staticmethod
+    def _no_cookies(session: requests.Session) -> None:
+        # Cookies would be shared state between messages.
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        if self._proxies is None:
+            self._proxies = requests.utils.get_environ_proxies(self.settings.url)
+        # With trust_env, requests re-reads proxy variables and .netrc on every
+        # request (measured: 13% of a worker's time); read them once instead.
+        session.proxies.update(self._proxies)
+        session.trust_env = False
+        self._no_cookies(session)
+        return session
+
+    def _borrow(self) -> requests.Session:
+        if self._shared is not None:
+            return self._shared
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            session = self._new_session()
+            self._all.append(session)
+            return session
+
+    def _give_back(self, session: requests.Session) -> None:
+        if session is self._shared:
+            return
+        with self._lock:
+            if session in self._all:  # not after close()
+                self._idle.append(session)
+            else:
+                session.close()
 
     def payload(self, message: OutgoingMessage) -> dict[str, Any]:
         ours: dict[str, object | None] = {
@@ -152,8 +189,9 @@ class HttpSender:
         s = self.settings
         body = self.payload(message)
         auth = self.settings.auth
+        session = self._borrow()
         try:
-            response = self._session.request(
+            response = session.request(
                 s.method,
                 s.url,
                 json=body if s.format == "json" else None,
@@ -172,6 +210,8 @@ class HttpSender:
             return self._done(message, SendResult.retry(reason))
         except requests.RequestException as exc:
             return self._done(message, SendResult.retry(f"request failed: {type(exc).__name__}"))
+        finally:
+            self._give_back(session)
         return self._classify(message, response)
 
     def _classify(self, message: OutgoingMessage, response: requests.Response) -> SendResult:
@@ -215,4 +255,9 @@ class HttpSender:
         return result
 
     def close(self) -> None:
-        self._session.close()
+        with self._lock:
+            sessions, self._all, self._idle = self._all, [], []
+        if self._shared is not None:
+            sessions.append(self._shared)
+        for session in sessions:
+            session.close()

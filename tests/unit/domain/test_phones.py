@@ -1,0 +1,60 @@
+"""``normalise_phone`` decides validity and mobility from one type lookup for a
+mobile field; these hold it to phonenumbers' own two calls on a seeded corpus
+of numbers from several regions, valid and not, national and E.164."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+import pytest
+from phonenumbers import PhoneNumberType
+
+from tuotempo_soap.domain.phones import PhoneCheck, normalise_phone
+
+_MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+def _reference(raw: str, region: str, expect_mobile: bool) -> PhoneCheck:
+    """The check as phonenumbers spells it, call by call."""
+    text = raw.strip()
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return PhoneCheck(text, "is not a phone number")
+    if not phonenumbers.is_valid_number(number):
+        return PhoneCheck(text, f"is not a valid number for region {region}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if expect_mobile and phonenumbers.number_type(number) not in _MOBILE:
+        return PhoneCheck(e164, "is not a mobile number; SMS may not reach it")
+    return PhoneCheck(e164)
+
+
+def _corpus(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    made = ["", "abc", "+", "12", "+34 600 000 000", "+800 1234 5678", "+882 3456 7890"]
+    # Valid numbers of every type of every region here, as examples and with
+    # their last digits changed, national and E.164.
+    for region in ("ES", "IT", "GB", "US", "AR", "MX"):
+        for kind in PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            national = str(example.national_number)
+            for _ in range(4):
+                changed = national[:-3] + f"{rng.randrange(1000):03d}"
+                made.append(changed)
+                made.append(f"+{example.country_code}{changed}")
+    for _ in range(300):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(3, 14)))
+        made.append(rng.choice(["", "+", "+34", "+39", "+1", "+44 ", "00", "6", "9"]) + digits)
+    return made
+
+
+@pytest.mark.parametrize("region", ["ES", "IT", "GB", "US", "AR", "MX"])
+@pytest.mark.parametrize("expect_mobile", [True, False])
+def test_one_lookup_decides_as_two(region: str, expect_mobile: bool) -> None:
+    for raw in _corpus(sum(map(ord, region))):
+        assert normalise_phone(raw, region, expect_mobile=expect_mobile) == _reference(
+            raw, region, expect_mobile
+        ), raw
