@@ -33,8 +33,8 @@ from spyne import Array, Boolean, ComplexModel, Integer, Unicode
 
 from ..domain.reservation import FIELD_NAMES
 from ..errors import RequestValidationError, TuotempoError
-from ..services import instances, messages, reservations
-from . import TNS
+from ..services import instances
+from . import TNS, operations
 from .binding import check_soap_action, read_content_type
 from .faults import (
     SOAP_ENV,
@@ -367,73 +367,14 @@ def _update_reservations(
     items = [
         {name: item.get(name) for name in FIELD_NAMES} for item in (args.get("RESERVATIONS") or [])
     ]
-    outcome = reservations.update_reservations(
-        runtime.store, instance, items, max_items=runtime.settings.max_batch_items
-    )
-    packed = []
-    for item in outcome.items:
-        error = item.error
-        packed.append(
-            {
-                "APP_LID": item.app_lid,
-                "RESULT": "OK" if item.ok else "ERROR",
-                "ACTION": item.action.value if item.action else None,
-                "RESERVATION_ID": item.reservation_id,
-                "ERROR_CODE": error.code if error else None,
-                "ERROR_FIELD": error.field if error else None,
-                "MESSAGE": error.message if error else None,
-                "WARNINGS": item.warnings or None,
-            }
-        )
-    return {
-        "RESULT": outcome.result,
-        "CREATED": outcome.count(reservations.ItemAction.CREATED),
-        "UPDATED": outcome.count(reservations.ItemAction.UPDATED),
-        "UNCHANGED": outcome.count(reservations.ItemAction.UNCHANGED),
-        "FAILED": outcome.failed,
-        "ITEMS": packed,
-    }
+    return operations.update_reservations(runtime, instance, items)
 
 
 def _get_reservations(
     runtime: Runtime, environ: dict[str, Any], args: dict[str, Any]
 ) -> dict[str, Any]:
     instance = _authenticate(runtime, environ, args.get("AUTH"))
-    page = reservations.get_reservations(
-        runtime.store,
-        instance,
-        reservations.ReservationFilter(
-            app_lid=args.get("APP_LID"),
-            start_date=args.get("START_DATE"),
-            end_date=args.get("END_DATE"),
-            resource_lid=args.get("RESOURCE_LID"),
-            status=args.get("STATUS"),
-            last_request_timestamp=args.get("LAST_REQUEST_TIMESTAMP"),
-            max_results=args.get("MAX_RESULTS"),
-        ),
-        default_page_size=runtime.settings.default_page_size,
-        max_page_size=runtime.settings.max_page_size,
-    )
-    return {
-        "RESULT": "OK",
-        "COUNT": len(page.reservations),
-        "MORE_RESULTS": page.more_results,
-        "NEXT_REQUEST_TIMESTAMP": page.next_request_timestamp,
-        "RESERVATIONS": page.reservations,
-    }
-
-
-_MESSAGE_FIELDS = (
-    "LEGACY_ID",
-    "CHANNEL",
-    "TO",
-    "SENDER",
-    "SUBJECT",
-    "TEXT",
-    "LANGUAGE",
-    "SEND_AT",
-    "EXPIRES_AT",
-)
+    return operations.get_reservations(runtime, instance, args)
 
 
 def _update_messages(
@@ -441,63 +382,17 @@ def _update_messages(
 ) -> dict[str, Any]:
     instance = _authenticate(runtime, environ, args.get("AUTH"))
     items = [
-        {name: item.get(name) for name in _MESSAGE_FIELDS} for item in (args.get("MESSAGES") or [])
+        {name: item.get(name) for name in operations.MESSAGE_FIELDS}
+        for item in (args.get("MESSAGES") or [])
     ]
-    outcome = messages.update_messages(
-        runtime.store, instance, items, max_items=runtime.settings.max_batch_items
-    )
-    packed = [
-        {
-            "LEGACY_ID": item.legacy_id,
-            "RESULT": "OK" if item.ok else "ERROR",
-            "ACTION": item.action.value if item.action else None,
-            "MESSAGE_ID": item.message_id,
-            "SEGMENTS": item.segments,
-            "ERROR_CODE": item.error.code if item.error else None,
-            "ERROR_FIELD": item.error.field if item.error else None,
-            "MESSAGE": item.error.message if item.error else None,
-            "WARNINGS": item.warnings or None,
-        }
-        for item in outcome.items
-    ]
-    return {
-        "RESULT": outcome.result,
-        "QUEUED": outcome.count(messages.MessageAction.QUEUED),
-        "ALREADY_QUEUED": outcome.count(messages.MessageAction.ALREADY_QUEUED),
-        "FAILED": outcome.failed,
-        "ITEMS": packed,
-    }
+    return operations.update_messages(runtime, instance, items)
 
 
 def _search_messages(
     runtime: Runtime, environ: dict[str, Any], args: dict[str, Any]
 ) -> dict[str, Any]:
     instance = _authenticate(runtime, environ, args.get("AUTH"))
-    page = messages.search_messages(
-        runtime.store,
-        instance,
-        messages.MessageFilter(
-            legacy_id=args.get("LEGACY_ID"),
-            to=args.get("TO"),
-            channel=args.get("CHANNEL"),
-            status=args.get("STATUS"),
-            created_from=args.get("CREATED_FROM"),
-            created_to=args.get("CREATED_TO"),
-            sent_from=args.get("SENT_FROM"),
-            sent_to=args.get("SENT_TO"),
-            page_token=args.get("PAGE_TOKEN"),
-            max_results=args.get("MAX_RESULTS"),
-        ),
-        default_page_size=runtime.settings.default_page_size,
-        max_page_size=runtime.settings.max_page_size,
-    )
-    return {
-        "RESULT": "OK",
-        "COUNT": len(page.messages),
-        "MORE_RESULTS": page.more_results,
-        "NEXT_PAGE_TOKEN": page.next_page_token,
-        "MESSAGES": page.messages,
-    }
+    return operations.search_messages(runtime, instance, args)
 
 
 _HANDLERS: dict[str, Callable[[Runtime, dict[str, Any], dict[str, Any]], dict[str, Any]]] = {

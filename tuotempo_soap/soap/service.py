@@ -1,5 +1,7 @@
-"""The operations. Each handler unpacks the request, calls one service, packs
-the answer; errors are turned into faults by ``faults`` and nowhere else."""
+"""The Spyne operations. Each handler unpacks Spyne's objects into plain values,
+calls the shared operation in ``operations`` (which the fast engine calls too),
+and packs the answer into Spyne's types; errors are turned into faults by
+``faults`` and nowhere else."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from spyne import Fault, Integer32, ServiceBase, Unicode, rpc
 
 from ..domain.reservation import FIELD_NAMES
 from ..errors import RequestValidationError, TuotempoError
-from ..services import instances, messages, reservations
+from ..services import instances
+from . import operations
 from .faults import fault_for, internal_fault
 from .runtime import Runtime
 from .types import (
@@ -77,31 +80,9 @@ class TuotempoService(ServiceBase):
     def updateReservations(ctx: Any, AUTH: Any, RESERVATIONS: Any) -> UpdateReservationsResult:
         runtime, instance = _authenticate(ctx, AUTH)
         items = [_reservation_input(item) for item in (RESERVATIONS or [])]
-        outcome = reservations.update_reservations(
-            runtime.store, instance, items, max_items=runtime.settings.max_batch_items
-        )
-        packed = []
-        for item in outcome.items:
-            error = item.error
-            packed.append(
-                ReservationItemResult(
-                    APP_LID=item.app_lid,
-                    RESULT="OK" if item.ok else "ERROR",
-                    ACTION=item.action.value if item.action else None,
-                    RESERVATION_ID=item.reservation_id,
-                    ERROR_CODE=error.code if error else None,
-                    ERROR_FIELD=error.field if error else None,
-                    MESSAGE=error.message if error else None,
-                    WARNINGS=item.warnings or None,
-                )
-            )
+        answer = operations.update_reservations(runtime, instance, items)
         return UpdateReservationsResult(
-            RESULT=outcome.result,
-            CREATED=outcome.count(reservations.ItemAction.CREATED),
-            UPDATED=outcome.count(reservations.ItemAction.UPDATED),
-            UNCHANGED=outcome.count(reservations.ItemAction.UNCHANGED),
-            FAILED=outcome.failed,
-            ITEMS=packed,
+            **{**answer, "ITEMS": [ReservationItemResult(**item) for item in answer["ITEMS"]]}
         )
 
     @rpc(
@@ -134,27 +115,21 @@ class TuotempoService(ServiceBase):
         MAX_RESULTS: int | None,
     ) -> GetReservationsResult:
         runtime, instance = _authenticate(ctx, AUTH)
-        page = reservations.get_reservations(
-            runtime.store,
-            instance,
-            reservations.ReservationFilter(
-                app_lid=APP_LID,
-                start_date=START_DATE,
-                end_date=END_DATE,
-                resource_lid=RESOURCE_LID,
-                status=STATUS,
-                last_request_timestamp=LAST_REQUEST_TIMESTAMP,
-                max_results=MAX_RESULTS,
-            ),
-            default_page_size=runtime.settings.default_page_size,
-            max_page_size=runtime.settings.max_page_size,
-        )
+        args = {
+            "APP_LID": APP_LID,
+            "START_DATE": START_DATE,
+            "END_DATE": END_DATE,
+            "RESOURCE_LID": RESOURCE_LID,
+            "STATUS": STATUS,
+            "LAST_REQUEST_TIMESTAMP": LAST_REQUEST_TIMESTAMP,
+            "MAX_RESULTS": MAX_RESULTS,
+        }
+        answer = operations.get_reservations(runtime, instance, args)
         return GetReservationsResult(
-            RESULT="OK",
-            COUNT=len(page.reservations),
-            MORE_RESULTS=page.more_results,
-            NEXT_REQUEST_TIMESTAMP=page.next_request_timestamp,
-            RESERVATIONS=[StoredReservation(**row) for row in page.reservations],
+            **{
+                **answer,
+                "RESERVATIONS": [StoredReservation(**row) for row in answer["RESERVATIONS"]],
+            }
         )
 
     @rpc(
@@ -167,44 +142,15 @@ class TuotempoService(ServiceBase):
     )
     def updateMessages(ctx: Any, AUTH: Any, MESSAGES: Any) -> UpdateMessagesResult:
         runtime, instance = _authenticate(ctx, AUTH)
-        fields = (
-            "LEGACY_ID",
-            "CHANNEL",
-            "TO",
-            "SENDER",
-            "SUBJECT",
-            "TEXT",
-            "LANGUAGE",
-            "SEND_AT",
-            "EXPIRES_AT",
-        )
         items = [
-            {name: getattr(item, name, None) for name in fields} if item is not None else {}
+            {name: getattr(item, name, None) for name in operations.MESSAGE_FIELDS}
+            if item is not None
+            else {}
             for item in (MESSAGES or [])
         ]
-        outcome = messages.update_messages(
-            runtime.store, instance, items, max_items=runtime.settings.max_batch_items
-        )
-        packed = [
-            MessageItemResult(
-                LEGACY_ID=item.legacy_id,
-                RESULT="OK" if item.ok else "ERROR",
-                ACTION=item.action.value if item.action else None,
-                MESSAGE_ID=item.message_id,
-                SEGMENTS=item.segments,
-                ERROR_CODE=item.error.code if item.error else None,
-                ERROR_FIELD=item.error.field if item.error else None,
-                MESSAGE=item.error.message if item.error else None,
-                WARNINGS=item.warnings or None,
-            )
-            for item in outcome.items
-        ]
+        answer = operations.update_messages(runtime, instance, items)
         return UpdateMessagesResult(
-            RESULT=outcome.result,
-            QUEUED=outcome.count(messages.MessageAction.QUEUED),
-            ALREADY_QUEUED=outcome.count(messages.MessageAction.ALREADY_QUEUED),
-            FAILED=outcome.failed,
-            ITEMS=packed,
+            **{**answer, "ITEMS": [MessageItemResult(**item) for item in answer["ITEMS"]]}
         )
 
     @rpc(
@@ -239,28 +185,19 @@ class TuotempoService(ServiceBase):
         MAX_RESULTS: int | None,
     ) -> SearchMessagesResult:
         runtime, instance = _authenticate(ctx, AUTH)
-        page = messages.search_messages(
-            runtime.store,
-            instance,
-            messages.MessageFilter(
-                legacy_id=LEGACY_ID,
-                to=TO,
-                channel=CHANNEL,
-                status=STATUS,
-                created_from=CREATED_FROM,
-                created_to=CREATED_TO,
-                sent_from=SENT_FROM,
-                sent_to=SENT_TO,
-                page_token=PAGE_TOKEN,
-                max_results=MAX_RESULTS,
-            ),
-            default_page_size=runtime.settings.default_page_size,
-            max_page_size=runtime.settings.max_page_size,
-        )
+        args = {
+            "LEGACY_ID": LEGACY_ID,
+            "TO": TO,
+            "CHANNEL": CHANNEL,
+            "STATUS": STATUS,
+            "CREATED_FROM": CREATED_FROM,
+            "CREATED_TO": CREATED_TO,
+            "SENT_FROM": SENT_FROM,
+            "SENT_TO": SENT_TO,
+            "PAGE_TOKEN": PAGE_TOKEN,
+            "MAX_RESULTS": MAX_RESULTS,
+        }
+        answer = operations.search_messages(runtime, instance, args)
         return SearchMessagesResult(
-            RESULT="OK",
-            COUNT=len(page.messages),
-            MORE_RESULTS=page.more_results,
-            NEXT_PAGE_TOKEN=page.next_page_token,
-            MESSAGES=[StoredMessage(**row) for row in page.messages],
+            **{**answer, "MESSAGES": [StoredMessage(**row) for row in answer["MESSAGES"]]}
         )
