@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -48,7 +47,7 @@ sys.path.insert(0, str(ROOT))  # the harness lives with the tests it serves
 from databases import temporary_postgres  # noqa: E402  (bench/databases.py)
 
 from tests.e2e.authflood import percentile, run_flood  # noqa: E402
-from tests.e2e.conftest import start_gunicorn  # noqa: E402
+from tests.e2e.conftest import start_gunicorn, stop_process  # noqa: E402
 from tuotempo_soap.config import Settings  # noqa: E402
 from tuotempo_soap.services import instances  # noqa: E402
 from tuotempo_soap.store.bootstrap import open_store  # noqa: E402
@@ -101,7 +100,7 @@ def run_one(args: argparse.Namespace, extra: dict[str, str], rate: float) -> Non
         instances.add_user(store, "tt_bench_auth", "his", password)
 
         process, base, _ = start_gunicorn(url, workdir, extra_env=extra)
-        stack.callback(_stop, process)
+        stack.callback(stop_process, process)
         port = int(urlsplit(base).port or 0)
         result = run_flood(
             process.pid,
@@ -142,14 +141,6 @@ def run_one(args: argparse.Namespace, extra: dict[str, str], rate: float) -> Non
             f"worker {pid}: RSS before {result.before_mib[pid]:.0f} MiB, "
             f"peak growth {growth:.0f} MiB"
         )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from bench_update_reservations import make_envelope, make_items  # noqa: E402
 from databases import temporary_postgres  # noqa: E402
 
 from tests.conftest import make_instance  # noqa: E402
-from tests.e2e.conftest import start_gunicorn  # noqa: E402
+from tests.e2e.conftest import start_gunicorn, stop_process  # noqa: E402
 from tuotempo_soap.config import Settings  # noqa: E402
 from tuotempo_soap.store.bootstrap import open_store  # noqa: E402
 
@@ -92,8 +92,7 @@ def run(database_url: str, clients: int, seconds: float, batches: int) -> None:
                     requests.post(f"{url}/soap", data=own.pop(), headers=HEADERS, timeout=60)
                 reservations, timing = measure(url, bodies, seconds)
             finally:
-                process.terminate()
-                process.wait(timeout=15)
+                stop_process(process)
         wall, latencies = timing[0], timing[1:]
         results[engine] = reservations / wall
         p95 = sorted(latencies)[int(0.95 * (len(latencies) - 1))] * 1000

@@ -43,7 +43,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the harness lives with the tests it serves
 
-from tests.e2e.conftest import start_gunicorn  # noqa: E402
+from tests.e2e.conftest import start_gunicorn, stop_process  # noqa: E402
 from tests.e2e.slowloris import (  # noqa: E402
     SlowClients,
     client_tls,
@@ -65,15 +65,6 @@ class Target:
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.url.split("://", 1)[1].partition(":")
         return host, int(port)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @contextmanager
@@ -101,7 +92,7 @@ def serve_target(workdir: Path) -> Iterator[Target]:
             raise RuntimeError("serve did not answer in 30 s")
         yield Target("serve", url)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextmanager
@@ -111,7 +102,7 @@ def gunicorn_target(workdir: Path) -> Iterator[Target]:
     try:
         yield Target("gunicorn.conf.py", url)
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @contextmanager

@@ -93,6 +93,16 @@ def start_gunicorn(
     raise RuntimeError(f"gunicorn did not answer in 30 s: {log.read_text()[-2000:]}")
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server the test started: SIGTERM, then SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture(
     scope="session",
     params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
@@ -110,9 +120,5 @@ def server(
     try:
         yield Server(url=url, store=store, log=log, database_url=database_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         store.dispose()

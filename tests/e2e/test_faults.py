@@ -5,7 +5,6 @@ access log and the application's, one file)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import requests
 import zeep
 from zeep.exceptions import Fault
 
-from tests.e2e.conftest import Server, start_gunicorn
+from tests.e2e.conftest import Server, start_gunicorn, stop_process
 from tests.fuzz_envelopes import Patient, corpus
 from tuotempo_soap.config import Settings
 from tuotempo_soap.store.bootstrap import open_store
@@ -96,11 +95,7 @@ def debug_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         yield Server(url=url, store=store, log=log, database_url=database_url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         store.dispose()
 
 

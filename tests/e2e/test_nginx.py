@@ -17,7 +17,6 @@ import os
 import re
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from lxml import etree
 
 from tests.conftest import Credentials, make_instance
 from tests.e2e import toolkits
-from tests.e2e.conftest import start_gunicorn
+from tests.e2e.conftest import start_gunicorn, stop_process
 from tests.e2e.slowloris import (
     RECIPE,
     Nginx,
@@ -62,15 +61,6 @@ class Stack:
     tls: ssl.SSLContext
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def binary() -> str:
     found = nginx_binary()
@@ -101,7 +91,7 @@ def stack(binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sta
             nginx.stop()
     finally:
         store.dispose()
-        _stop(process)
+        stop_process(process)
 
 
 # --- what a normal client does during the attack ---------------------------------------
