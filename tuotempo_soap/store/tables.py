@@ -52,6 +52,8 @@ instances = Table(
     # Writers bump it under a row lock, so sequence numbers commit in order.
     Column("change_seq", BigInteger, nullable=False, default=0),
     Column("created_at", DateTime, nullable=False),
+    # Set while an operator has switched the instance off (no SOAP, no sends).
+    Column("disabled_at", DateTime),
 )
 
 api_users = Table(
