@@ -38,6 +38,7 @@ its distinct idempotency keys (the difference is a duplicate send).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import os
@@ -46,6 +47,7 @@ import pstats
 import random
 import re
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,7 @@ import sqlalchemy
 from databases import temporary_postgres  # bench/databases.py (this folder)
 from sqlalchemy import func, select
 
+import tuotempo_soap
 from tuotempo_soap.config import Settings
 from tuotempo_soap.services import instances
 from tuotempo_soap.services.messages import MessageAction, update_messages
@@ -82,6 +85,7 @@ TEXTS = (
     "Su cita del {day}/04 a las {hour}:15 ha sido confirmada. Gracias.",
 )
 ATTEMPTED = re.compile(r"(\d+) message\(s\) attempted")
+BEFORE, AFTER = "before", "after"  # --baseline's tree, this checkout
 
 
 # --- the HTTP sink -------------------------------------------------------------
@@ -134,6 +138,97 @@ class Sink:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class LeanSink:
+    """The same gateway on asyncio, parsing only what it needs (request line,
+    headers, a Content-Length body): a real HTTP/1.1 server on 127.0.0.1 with
+    kept-alive connections, at a fraction of ``http.server``'s CPU per request.
+
+    The sink shares the machine's cores with the workers and the database; the
+    stdlib server's ~0.25 ms of CPU per request would be measured as the
+    worker's. ``delay_seconds`` answers later without holding anything up.
+    """
+
+    def __init__(self, delay_seconds: float = 0.0) -> None:
+        self.delay_seconds = delay_seconds
+        self.lock = threading.Lock()  # reads from the bench's thread see whole updates
+        self.requests = 0
+        self.keys: set[str] = set()
+        self.loop = asyncio.new_event_loop()
+        sink = self
+
+        class Connection(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                assert isinstance(transport, asyncio.Transport)
+                self.transport = transport
+                self.buffer = b""
+                sock = transport.get_extra_info("socket")
+                if sock is not None:  # see Sink: no Nagle delay on the answer
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def data_received(self, data: bytes) -> None:
+                self.buffer += data
+                while True:
+                    end = self.buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        return
+                    length, key = 0, ""
+                    for line in self.buffer[:end].split(b"\r\n")[1:]:
+                        name, _, value = line.partition(b":")
+                        name = name.strip().lower()
+                        if name == b"content-length":
+                            length = int(value)
+                        elif name == b"idempotency-key":
+                            key = value.strip().decode("latin-1")
+                    if len(self.buffer) < end + 4 + length:
+                        return  # the body is still on its way
+                    self.buffer = self.buffer[end + 4 + length :]
+                    sink.count(key)
+                    if sink.delay_seconds:
+                        sink.loop.call_later(sink.delay_seconds, self.answer, key)
+                    else:
+                        self.answer(key)
+
+            def answer(self, key: str) -> None:
+                if self.transport.is_closing():
+                    return
+                body = json.dumps({"id": f"sink-{key}", "status": "accepted"}).encode()
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode()
+                self.transport.write(head + body)
+
+        ready = threading.Event()
+        address: list[int] = []
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            server = self.loop.run_until_complete(
+                self.loop.create_server(Connection, "127.0.0.1", 0, backlog=256)
+            )
+            address.append(server.sockets[0].getsockname()[1])
+            self.server = server
+            ready.set()
+            self.loop.run_forever()
+            server.close()
+            self.loop.run_until_complete(server.wait_closed())
+            self.loop.close()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        ready.wait(10)
+        self.url = f"http://127.0.0.1:{address[0]}/sms"
+
+    def count(self, key: str) -> None:
+        with self.lock:
+            self.requests += 1
+            self.keys.add(key)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
 
 
 def senders_config(url: str) -> dict[str, Any]:
@@ -214,10 +309,17 @@ def fresh_database(backend: str, server_url: str, workdir: Path) -> Iterator[str
 
 
 def worker_env(
-    args: argparse.Namespace, url: str, workdir: Path, concurrency: int
+    args: argparse.Namespace, url: str, workdir: Path, concurrency: int, code: str = AFTER
 ) -> dict[str, str]:
-    """This process's environment without any TUOTEMPO_*, plus the bench's settings."""
+    """This process's environment without any TUOTEMPO_*, plus the bench's settings.
+
+    The workers (started in a scratch directory) import the package from the
+    tree first on PYTHONPATH: the ``--baseline`` tree for BEFORE, the one this
+    process imported for AFTER.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("TUOTEMPO_")}
+    tree = Path(args.baseline) if code == BEFORE else Path(tuotempo_soap.__file__).parents[1]
+    env["PYTHONPATH"] = str(tree.resolve())
     env.update(
         TUOTEMPO_DATABASE_URL=url,
         TUOTEMPO_DATA_DIR=str(workdir / "data"),
@@ -225,6 +327,9 @@ def worker_env(
         TUOTEMPO_WORKER_BATCH_SIZE=str(args.batch_size),
         TUOTEMPO_WORKER_CONCURRENCY=str(concurrency),
         TUOTEMPO_LOG_LEVEL=args.log_level,
+        # Migrated once by the bench: a --baseline tree's workers must not try
+        # to migrate a schema newer than their own migrations.
+        TUOTEMPO_AUTO_MIGRATE="false",
     )
     return env
 
@@ -319,6 +424,7 @@ def check_workers(run: WorkerRun, what: str) -> None:
 
 @dataclass
 class Result:
+    code: str
     backend: str
     workers: int
     concurrency: int
@@ -353,6 +459,7 @@ class Result:
 
 @dataclass(frozen=True)
 class Config:
+    code: str  # BEFORE (--baseline) or AFTER (this checkout)
     backend: str
     workers: int
     concurrency: int
@@ -360,7 +467,15 @@ class Config:
     messages: int
 
 
-def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile: bool) -> Result:
+def run_config(
+    args: argparse.Namespace,
+    config: Config,
+    workdir: Path,
+    profile: bool,
+    startups: dict[tuple[str, str], float],
+) -> Result:
+    """One timed run. ``startups`` caches the start-up cost per (code, backend):
+    measured on the first run that needs it, it does not change between runs."""
     backend, workers, concurrency = config.backend, config.workers, config.concurrency
     with fresh_database(backend, args.postgres_server, workdir) as url:
         settings = Settings.from_env(
@@ -372,17 +487,19 @@ def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile:
             }
         )
         store = open_store(settings, migrate=True)
-        sink = Sink(config.sink_delay_ms / 1000)
+        sink = (LeanSink if args.sink == "lean" else Sink)(config.sink_delay_ms / 1000)
         try:
             instance = instances.create_instance(store, INSTANCE)
             (workdir / "senders.json").write_text(json.dumps(senders_config(sink.url), indent=2))
-            env = worker_env(args, url, workdir, concurrency)
+            env = worker_env(args, url, workdir, concurrency, config.code)
 
-            startups = []
-            for n in range(args.startup_runs):
-                empty = run_workers(1, env, workdir, args.timeout, f"startup{n}")
-                check_workers(empty, "worker --once on an empty queue")
-                startups.append(empty.seconds)
+            if (config.code, backend) not in startups:
+                runs = []
+                for n in range(args.startup_runs):
+                    empty = run_workers(1, env, workdir, args.timeout, f"startup{n}")
+                    check_workers(empty, "worker --once on an empty queue")
+                    runs.append(empty.seconds)
+                startups[config.code, backend] = statistics.median(runs)
 
             queue_seconds = queue_messages(store, instance, config.messages, args.seed)
             store.dispose()
@@ -407,13 +524,14 @@ def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile:
     if profile_to is not None and profile_to.exists():
         print_profile(profile_to, backend, args.top)
     return Result(
+        code=config.code,
         backend=backend,
         workers=workers,
         concurrency=concurrency,
         sink_delay_ms=config.sink_delay_ms,
         messages=config.messages,
         seconds=run.seconds,
-        startup_seconds=statistics.median(startups) if startups else 0.0,
+        startup_seconds=startups[config.code, backend],
         queue_seconds=queue_seconds,
         requests=requests,
         distinct_keys=distinct,
@@ -450,6 +568,7 @@ def print_profile(path: Path, backend: str, top: int) -> None:
 
 
 COLUMNS = (
+    ("code", 6),
     ("backend", 10),
     ("workers", 7),
     ("conc", 4),
@@ -468,11 +587,19 @@ COLUMNS = (
     ("sink CPU s", 10),
 )
 
+# One setup, whatever the code: what "before" and "after" are compared on.
+Setup = tuple[str, int, int, float, int]
+
+
+def setup_of(r: Result) -> Setup:
+    return (r.backend, r.workers, r.concurrency, r.sink_delay_ms, r.messages)
+
 
 def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
     print(
-        f"\noutbox -> HTTP sink on 127.0.0.1; batch size {args.batch_size}, "
-        f"log level {args.log_level}; {os.cpu_count()} CPUs; "
+        f"\noutbox -> HTTP sink ({args.sink}) on 127.0.0.1; batch size {args.batch_size}, "
+        f"log level {args.log_level}; {os.cpu_count()} CPUs; load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
         f"Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__}"
     )
     print("  ".join(f"{name:>{width}}" for name, width in COLUMNS))
@@ -483,6 +610,7 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
         split = "/".join("?" if n is None else str(n) for n in r.per_worker)
         sent = "timeout" if r.timed_out else "yes" if r.all_sent else "NO"
         cells = (
+            r.code,
             r.backend,
             r.workers,
             r.concurrency,
@@ -506,11 +634,15 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
     for r in results:
         if not r.all_sent:
             print(
-                f"  {r.backend}, {r.workers} worker(s), concurrency {r.concurrency}: "
+                f"  {r.code}: {r.backend}, {r.workers} worker(s), concurrency {r.concurrency}: "
                 f"final statuses {r.statuses}"
             )
+    print_medians(results)
     print_speedups(results)
-    queued = ", ".join(f"{r.backend} {r.messages / r.queue_seconds:.0f}/s" for r in results)
+    queueing: dict[str, list[float]] = {}
+    for r in results:
+        queueing.setdefault(r.backend, []).append(r.messages / r.queue_seconds)
+    queued = ", ".join(f"{b} {statistics.median(v):.0f}/s" for b, v in queueing.items())
     print(
         "  seconds: first worker started -> last exited; start-up s: median `worker --once` on "
         "an empty queue;\n  net msg/s: messages / (seconds - start-up s); worker CPU s: user+sys "
@@ -519,25 +651,71 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
     )
 
 
-def print_speedups(results: Sequence[Result]) -> None:
-    """Each run's rate against the one-at-a-time run (concurrency 1) of the same setup."""
-    base = {
-        (r.backend, r.workers, r.sink_delay_ms): r.rate
-        for r in results
-        if r.concurrency == 1 and not r.timed_out
-    }
-    lines = []
+def medians(results: Sequence[Result]) -> dict[tuple[str, Setup], tuple[float, float | None, int]]:
+    """(code, setup) -> (median msg/s, median net msg/s, duplicates of all its runs);
+    only setups whose every run finished."""
+    runs: dict[tuple[str, Setup], list[Result]] = {}
     for r in results:
-        before = base.get((r.backend, r.workers, r.sink_delay_ms))
-        if r.concurrency == 1 or before is None or r.timed_out:
+        runs.setdefault((r.code, setup_of(r)), []).append(r)
+    out = {}
+    for key, group in runs.items():
+        if any(r.timed_out for r in group):
             continue
+        nets = [r.net_rate for r in group if r.net_rate is not None]
+        out[key] = (
+            statistics.median(r.rate for r in group),
+            statistics.median(nets) if nets else None,
+            sum(r.requests - r.distinct_keys for r in group),
+        )
+    return out
+
+
+def print_medians(results: Sequence[Result]) -> None:
+    counts: dict[tuple[str, Setup], int] = {}
+    for r in results:
+        counts[r.code, setup_of(r)] = counts.get((r.code, setup_of(r)), 0) + 1
+    if max(counts.values(), default=0) < 2:
+        return
+    print("medians over the repeated runs (interleaved):")
+    for (code, (backend, workers, conc, delay, messages)), (rate, net, dups) in medians(
+        results
+    ).items():
+        print(
+            f"  {code:>6}  {backend}, {workers} worker(s), concurrency {conc}, sink {delay:g} ms, "
+            f"{messages} messages x{counts[code, (backend, workers, conc, delay, messages)]}: "
+            f"{rate:.0f} msg/s, net {'-' if net is None else f'{net:.0f}'} msg/s, "
+            f"duplicates {dups}"
+        )
+
+
+def print_speedups(results: Sequence[Result]) -> None:
+    """Medians of "after" against "before" (the --baseline tree) for the same setup;
+    without a baseline, each concurrency against concurrency 1 (one send at a time)."""
+    table = medians(results)
+    lines = []
+    for (code, setup), (rate, net, dups) in table.items():
+        backend, workers, conc, delay, messages = setup
+        if any(c == BEFORE for c, _ in table):
+            if code != AFTER or (BEFORE, setup) not in table:
+                continue
+            before, before_net, _ = table[BEFORE, setup]
+            what = f"concurrency {conc}"
+        else:
+            one = (backend, workers, 1, delay, messages)
+            if conc == 1 or (code, one) not in table:
+                continue
+            before, before_net, _ = table[code, one]
+            what = f"concurrency 1 -> {conc}"
+        net_text = ""
+        if net is not None and before_net is not None:
+            net_text = f", net {before_net:.0f} -> {net:.0f} msg/s ({net / before_net:.1f}x)"
         lines.append(
-            f"  {r.backend}, {r.workers} worker(s), sink {r.sink_delay_ms:g} ms: "
-            f"{before:.0f} -> {r.rate:.0f} msg/s ({r.rate / before:.1f}x) at concurrency "
-            f"{r.concurrency}; duplicates {r.requests - r.distinct_keys}"
+            f"  {backend}, {workers} worker(s), sink {delay:g} ms, {what}: "
+            f"{before:.0f} -> {rate:.0f} msg/s ({rate / before:.1f}x){net_text}; "
+            f"duplicates {dups}"
         )
     if lines:
-        print("before (concurrency 1) -> after, same run:")
+        print("before -> after (medians, same runs):")
         print("\n".join(lines))
 
 
@@ -637,6 +815,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="WARNING",
         help="TUOTEMPO_LOG_LEVEL of the workers (default WARNING; INFO logs every message)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="a source tree of the version to compare with (e.g. `git archive <rev> | tar -x "
+        "-C /tmp/before`): each configuration also runs with workers importing it, "
+        "interleaved with this checkout's, side by side",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive,
+        default=1,
+        help="run the whole plan this many times, interleaved, and print medians (default 1)",
+    )
+    parser.add_argument(
+        "--sink",
+        choices=("lean", "stdlib"),
+        default="lean",
+        help="the HTTP sink: asyncio (lean, default) or http.server (stdlib, ~3x the CPU "
+        "per request, taken from the same cores as the workers)",
+    )
     parser.add_argument("--seed", type=int, default=20240521, help="seed for the generated data")
     parser.add_argument(
         "--profile",
@@ -653,6 +851,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--slow-messages must be 0 or more")
     if args.timeout <= 0:
         parser.error("--timeout must be more than 0")
+    if args.baseline and not (Path(args.baseline) / "tuotempo_soap" / "__init__.py").is_file():
+        parser.error("--baseline must be a source tree with a tuotempo_soap package")
     return args
 
 
@@ -663,30 +863,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         backends.append(("sqlite", args.sqlite_workers))
     if args.postgres or args.all:
         backends.append(("postgresql", args.workers))
+    codes = [BEFORE, AFTER] if args.baseline else [AFTER]
     plan = [
-        Config(backend, workers, concurrency, args.sink_delay_ms, args.messages)
+        Config(code, backend, workers, concurrency, args.sink_delay_ms, args.messages)
         for backend, worker_counts in backends
         for workers in worker_counts
         for concurrency in args.concurrency
+        for code in codes
     ]
     if args.slow_messages:
         plan += [
-            Config(backend, 1, concurrency, args.slow_sink_ms, args.slow_messages)
+            Config(code, backend, 1, concurrency, args.slow_sink_ms, args.slow_messages)
             for backend, _ in backends
             for concurrency in args.concurrency
+            for code in codes
         ]
     results = []
-    for config in plan:
-        with tempfile.TemporaryDirectory(prefix="tuotempo-bench-dispatch-") as tmp:
-            profile = args.profile and config.workers == 1 and config.sink_delay_ms == 0
-            result = run_config(args, config, Path(tmp), profile)
-        results.append(result)
-        print(
-            f"{config.backend}, {config.workers} worker(s), concurrency {config.concurrency}, "
-            f"sink {config.sink_delay_ms:g} ms: {result.messages} messages in "
-            f"{result.seconds:.2f}s",
-            file=sys.stderr,
-        )
+    startups: dict[tuple[str, str], float] = {}
+    for repeat in range(args.repeat):
+        for config in plan:
+            with tempfile.TemporaryDirectory(prefix="tuotempo-bench-dispatch-") as tmp:
+                profile = (
+                    args.profile
+                    and repeat == 0
+                    and config.workers == 1
+                    and not config.sink_delay_ms
+                )
+                result = run_config(args, config, Path(tmp), profile, startups)
+            results.append(result)
+            print(
+                f"[{repeat + 1}/{args.repeat}] {config.code}: {config.backend}, "
+                f"{config.workers} worker(s), concurrency {config.concurrency}, "
+                f"sink {config.sink_delay_ms:g} ms: {result.messages} messages in "
+                f"{result.seconds:.2f}s ({result.rate:.0f} msg/s, "
+                f"{result.requests - result.distinct_keys} duplicates)",
+                file=sys.stderr,
+            )
     print_table(args, results)
     return 0
 

@@ -10,6 +10,13 @@ rotating order, so a noisy machine slows them all alike):
 * the SOAP work of the fast path alone: that envelope read into dicts, and
   the answer of 100 CREATED items written, without the service in between;
 * updateReservations, 100 new items, end to end in-process, old and new engine;
+* the database floor of that call: lxml parse + XSD check of the same envelope,
+  then ONE upsert of its 100 rows (already cleaned, as dicts; untimed) and the
+  commit, on its own instance. On PostgreSQL the upsert is the cheapest single
+  statement we know (the rows as one jsonb document, ``jsonb_to_recordset``,
+  ``ON CONFLICT DO UPDATE``, ``RETURNING`` the ids), its JSON encoding timed;
+  SQLAlchemy Core's executemany upsert of the same rows is shown beside it. The
+  ratio of the fast engine's end-to-end call to this floor is printed;
 * getReservations pages of 100 and 500 rows, old and new engine.
 
 Usage (from the repository root)::
@@ -24,6 +31,8 @@ Only timings are reported; every answer is checked (HTTP 200, expected counts).
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import random
 import re
 import statistics
@@ -31,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +48,7 @@ from bench_update_reservations import (  # bench/ (this folder)
     DEFAULT_PG_SERVER,
     FLOOR_PARSER_OPTIONS,
     SOAP_ENV,
+    floor_rows,
     make_envelope,
     make_environ,
     make_items,
@@ -46,12 +57,17 @@ from bench_update_reservations import (  # bench/ (this folder)
 )
 from databases import temporary_postgres
 from lxml import etree
+from sqlalchemy import Engine, TextClause, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 import tuotempo_soap.soap  # noqa: F401  (Spyne's compatibility layer first)
 from tuotempo_soap.config import Settings
 from tuotempo_soap.services import instances
+from tuotempo_soap.services.instances import utcnow
 from tuotempo_soap.soap import TNS
+from tuotempo_soap.store import tables
 from tuotempo_soap.store.bootstrap import open_store
+from tuotempo_soap.store.engine import build_engine
 from tuotempo_soap.web.app import TuotempoApp, create_app
 
 
@@ -70,6 +86,52 @@ def spyne_echo() -> Any:
 
     app = Application([Echo], tns=TNS, in_protocol=Soap11(), out_protocol=Soap11())
     return WsgiApplication(app)
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def jsonb_upsert() -> TextClause:
+    """ONE statement upserting a batch of rows sent as one jsonb document."""
+    dialect = postgresql.dialect()
+    columns = [c for c in tables.reservations.columns if c.name != "id"]
+    record = ", ".join(f"{c.name} {c.type.compile(dialect=dialect)}" for c in columns)
+    listed = ", ".join(c.name for c in columns)
+    updates = ", ".join(
+        f"{c.name} = EXCLUDED.{c.name}"
+        for c in columns
+        if c.name not in ("instance_id", "app_lid", "created_at")
+    )
+    return text(
+        f"INSERT INTO reservations ({listed}) SELECT {listed} FROM "  # noqa: S608 (our columns)
+        f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({record}) "
+        f"ON CONFLICT (instance_id, app_lid) DO UPDATE SET {updates} RETURNING app_lid, id"
+    )
+
+
+def core_upsert(engine: Engine) -> Any:
+    """SQLAlchemy Core's upsert, run as executemany over the rows."""
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(tables.reservations)
+    c = tables.reservations.c
+    kept = ("id", "instance_id", "app_lid", "created_at")
+    return statement.on_conflict_do_update(
+        index_elements=[c.instance_id, c.app_lid],
+        set_={col.name: statement.excluded[col.name] for col in c if col.name not in kept},
+    ).returning(c.app_lid, c.id)
+
+
+def document(rows: list[dict[str, Any]]) -> str:
+    """The rows as one JSON array, NULLs left out (the record reads them as NULL)."""
+    return json.dumps(
+        [{k: v for k, v in row.items() if v is not None} for row in rows],
+        default=_iso,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def call(app: Any, body: bytes, action: str) -> tuple[str, bytes]:
@@ -127,6 +189,9 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     credentials = {"INSTANCE": "tt_bench_engine", "USERNAME": "his", "PASSWORD": "bench-pass-1"}
     instances.create_instance(store, credentials["INSTANCE"])
     instances.add_user(store, credentials["INSTANCE"], "his", credentials["PASSWORD"])
+    postgres = store.dialect == "postgresql"
+    upserts = ("jsonb", "Core") if postgres else ("Core",)
+    floor_ids = {kind: instances.create_instance(store, f"tt_floor_{kind}").id for kind in upserts}
     store.dispose()
     old, new = app_for("spyne"), app_for("fast")
     fast = new.fast_soap
@@ -138,6 +203,14 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
 
     def fresh() -> bytes:
         return make_envelope(credentials, make_items(rng, f"B{next(counter)}"))
+
+    # The database floor: same engine options as the application (build_engine).
+    floor_engine = build_engine(url)
+    statements = {"Core": core_upsert(floor_engine)}
+    if postgres:
+        statements["jsonb"] = jsonb_upsert()
+    floor_inputs: dict[str, list[tuple[bytes, list[dict[str, Any]]]]] = {k: [] for k in upserts}
+    first_seq = itertools.count(1, 1000)
 
     # 600 stored reservations for the pages.
     for _ in range(6):
@@ -171,6 +244,23 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
         fast.read(environ, sample)
         fast.write(operation, answer)
 
+    def db_floor(kind: str) -> Callable[[], None]:
+        def run_one() -> None:
+            body, rows = floor_inputs[kind].pop()
+            root = etree.fromstring(body, xml_parser)
+            if not schema.validate(root.find(f"{{{SOAP_ENV}}}Body")[0]):  # type: ignore[index]
+                raise RuntimeError("the envelope does not validate")
+            with floor_engine.begin() as connection:
+                if kind == "jsonb":
+                    parameters: Any = {"rows": document(rows)}
+                else:
+                    parameters = rows
+                stored = connection.execute(statements[kind], parameters).all()
+            if len(stored) != len(rows):
+                raise RuntimeError(f"the {kind} upsert stored {len(stored)} rows")
+
+        return run_one
+
     bodies: dict[str, list[bytes]] = {"old": [], "new": []}
 
     def update(app: TuotempoApp, key: str) -> Callable[[], None]:
@@ -193,6 +283,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
         "fast SOAP work (read + write)": fast_soap_work,
         "updateReservations 100 new, spyne": update(old, "old"),
         "updateReservations 100 new, fast": update(new, "new"),
+        **{f"db floor: parse+XSD+upsert ({kind})": db_floor(kind) for kind in upserts},
         "getReservations 100 rows, spyne": page(old, 100),
         "getReservations 100 rows, fast": page(new, 100),
         "getReservations 500 rows, spyne": page(old, 500),
@@ -201,8 +292,16 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     samples: dict[str, list[float]] = {name: [] for name in variants}
     names = list(variants)
     total = args.warmup + args.rounds
-    for key in bodies:
-        bodies[key] = [fresh() for _ in range(total)]
+    bodies["old"] = [fresh() for _ in range(total)]
+    # The fast engine and the floor get the same envelopes (same items), round by round.
+    now = utcnow()
+    for _ in range(total):
+        items = make_items(rng, f"B{next(counter)}")
+        body = make_envelope(credentials, items)
+        bodies["new"].append(body)
+        for kind in upserts:
+            rows = floor_rows(items, floor_ids[kind], next(first_seq), now)
+            floor_inputs[kind].append((body, rows))
     for round_ in range(total):
         order = names[round_ % len(names) :] + names[: round_ % len(names)]
         for name in order:
@@ -219,6 +318,12 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     echo_ms = median["stock Spyne echo, 100 items"]
     work = median["fast SOAP work (read + write)"]
     print("ratios")
+    db_floor_ms = min(median[f"db floor: parse+XSD+upsert ({kind})"] for kind in upserts)
+    update_ms = median["updateReservations 100 new, fast"]
+    print(
+        f"  {'updateReservations fast / db floor':<38} {update_ms / db_floor_ms:8.2f}x"
+        " (target <= 1.5)"
+    )
     print(f"  fast SOAP work / floor                 {work / floor_ms:8.2f}x (target <= 3)")
     print(f"  stock Spyne echo / fast SOAP work      {echo_ms / work:8.2f}x (target >= 5)")
     for what in (
@@ -232,6 +337,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
         )
     old.store.dispose()
     new.store.dispose()
+    floor_engine.dispose()
     return 0
 
 

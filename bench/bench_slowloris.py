@@ -2,7 +2,7 @@
 
 For each setup, in one run, on loopback only:
 
-* ``serve``: ``tuotempo-soap serve`` (one gunicorn gthread worker, the settings of cli.py);
+* ``serve``: ``tuotempo-soap serve`` (one gunicorn gthread worker, the settings of cli/serve.py);
 * ``gunicorn.conf.py``: ``gunicorn -c gunicorn.conf.py tuotempo_soap.wsgi:application``;
 * ``nginx``: deploy/nginx.conf (TLS, a self-signed certificate) in front of the same
   gunicorn.conf.py server (needs ``nginx`` on the PATH).

@@ -1,7 +1,7 @@
 """Every error the project raises on purpose, with a stable code.
 
 Entry points map these to their own shapes in one place each (SOAP faults in
-``soap/faults.py``, exit codes in ``cli.py``). The ``code`` is part of the public
+``soap/faults.py``, exit codes in ``cli/``). The ``code`` is part of the public
 contract: HIS vendors branch on it, so never rename one.
 """
 
@@ -23,6 +23,15 @@ class AuthenticationError(TuotempoError):
     """Unknown instance, unknown user or wrong password (deliberately indistinct)."""
 
     code = "Client.AuthenticationFailed"
+
+
+class InstanceDisabledError(TuotempoError):
+    """The credentials are right but an operator has switched the instance off
+    (``tuotempo-soap instance disable``): nothing is read or stored until it is
+    switched back on. Said only after the password was checked, so it tells
+    nothing to someone who does not hold the credentials."""
+
+    code = "Client.InstanceDisabled"
 
 
 class RequestValidationError(TuotempoError):
@@ -56,9 +65,17 @@ class NotFoundError(TuotempoError):
 
 
 class ConflictError(TuotempoError):
-    """A named thing already exists; used by the CLI."""
+    """A named thing already exists, or is not in the state an action needs
+    (retrying a message that is not FAILED)."""
 
     code = "Client.Conflict"
+
+
+class ForbiddenError(TuotempoError):
+    """The caller is known but may not act on this (a back-office operator outside
+    the instances they were given)."""
+
+    code = "Client.Forbidden"
 
 
 class StoreUnavailableError(TuotempoError):

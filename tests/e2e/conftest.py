@@ -53,6 +53,7 @@ def start_gunicorn(
     extra_env: dict[str, str] | None = None,
     ready_path: str = "/healthz",
     port: int | None = None,
+    app: str = "tuotempo_soap.wsgi:application",
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = port or _free_port()
     log = workdir / f"gunicorn-{port}.log"
@@ -71,7 +72,7 @@ def start_gunicorn(
             str(ROOT / "gunicorn.conf.py"),
             "--bind",
             f"127.0.0.1:{port}",
-            "tuotempo_soap.wsgi:application",
+            app,
         ],
         cwd=ROOT,
         env=env,

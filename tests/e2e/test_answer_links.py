@@ -1,9 +1,12 @@
 """Answer links through a real gunicorn: the token of a link never reaches the
-access log, whether the server runs from gunicorn.conf.py or ``tuotempo-soap serve``."""
+access log, whether the server runs from gunicorn.conf.py or ``tuotempo-soap serve``,
+with JSON log lines (the default) or text ones (``serve --demo``)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,12 +34,30 @@ def _visit(url: str, token: str) -> None:
     assert requests.get(f"{url}/soap?wsdl", timeout=10).status_code == 200
 
 
-def _assert_clean(log: str, token: str) -> None:
+def _access_lines(log: str, log_format: str) -> list[str]:
+    """The access log's request lines and statuses, ``GET /x HTTP/1.1 200``."""
+    found = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            assert log_format == "json", line
+            record = json.loads(line)
+            if record.get("logger") == "gunicorn.access":
+                found.append(record["message"])
+        else:
+            match = re.search(r'"([A-Z]+ \S+ HTTP/1\.1)" (\d{3})', line)
+            if match:
+                assert log_format == "text", line
+                found.append(f"{match[1]} {match[2]}")
+    return found
+
+
+def _assert_clean(log: str, token: str, log_format: str = "json") -> None:
     assert token not in log and token[:20] not in log
-    assert '"GET /answer/<token> HTTP/1.1" 404' in log
-    assert '"POST /answer/<token> HTTP/1.1"' in log
-    assert '"GET /healthz?t=- HTTP/1.1" 200' in log
-    assert '"GET /soap?wsdl HTTP/1.1" 200' in log  # the route and its flags stay readable
+    lines = _access_lines(log, log_format)
+    assert "GET /answer/<token> HTTP/1.1 404" in lines
+    assert any(line.startswith("POST /answer/<token> HTTP/1.1 ") for line in lines)
+    assert "GET /healthz?t=- HTTP/1.1 200" in lines
+    assert "GET /soap?wsdl HTTP/1.1 200" in lines  # the route and its flags stay readable
 
 
 def test_gunicorn_conf_logs_the_route_not_the_token(tmp_path: Path) -> None:
@@ -52,7 +73,10 @@ def test_gunicorn_conf_logs_the_route_not_the_token(tmp_path: Path) -> None:
     _assert_clean(log.read_text(), token)
 
 
-def test_serve_logs_the_route_not_the_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("options", "log_format"), [([], "json"), (["--demo"], "text")])
+def test_serve_logs_the_route_not_the_token(
+    tmp_path: Path, options: list[str], log_format: str
+) -> None:
     token = LinkSigner(KEY).token(987655, "confirm")
     port = _free_port()
     env = {
@@ -64,7 +88,7 @@ def test_serve_logs_the_route_not_the_token(tmp_path: Path) -> None:
     output = tmp_path / "serve.log"
     with output.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tuotempo_soap.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "tuotempo_soap.cli", "serve", "--port", str(port), *options],
             env=env,
             cwd=ROOT,
             stdout=sink,
@@ -86,4 +110,4 @@ def test_serve_logs_the_route_not_the_token(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
-    _assert_clean(output.read_text(), token)
+    _assert_clean(output.read_text(), token, log_format)

@@ -75,6 +75,35 @@ def test_instances_and_users(env: dict[str, str]) -> None:
     assert unknown.returncode == 1 and "no instance named tt_ghost" in unknown.stderr
 
 
+def test_disable_enable_and_remove_from_the_shell(env: dict[str, str]) -> None:
+    assert cli(env, "instance", "create", "tt_gone").returncode == 0
+    off = cli(env, "instance", "disable", "tt_gone")
+    assert off.returncode == 0 and "disabled tt_gone" in off.stdout
+    assert "disabled since" in cli(env, "instance", "list").stdout
+    assert cli(env, "instance", "enable", "tt_gone").returncode == 0
+    kept = cli(env, "instance", "remove", "tt_gone", stdin="n\n")
+    assert kept.returncode == 1 and "cannot be undone" in kept.stderr
+    assert "tt_gone" in cli(env, "instance", "list").stdout
+    removed = cli(env, "instance", "remove", "tt_gone", stdin="y\n")
+    assert removed.returncode == 0 and "removed tt_gone" in removed.stdout
+    assert "tt_gone" not in cli(env, "instance", "list").stdout
+
+
+def test_the_console_script_runs_the_same_command(env: dict[str, str]) -> None:
+    script = Path(sys.executable).with_name("tuotempo-soap")
+    if not script.exists():
+        pytest.skip("tuotempo-soap is not installed beside this Python")
+    result = subprocess.run(
+        [str(script), "reservations", "search", "--help"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "--unmasked" in result.stdout
+
+
 def test_passwords_are_never_arguments(env: dict[str, str]) -> None:
     result = cli(env, "user", "add", "--help")
     assert "--password-stdin" in result.stdout

@@ -13,6 +13,7 @@ what the proxy is for.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import socket
@@ -287,10 +288,27 @@ def test_the_client_address_comes_from_nginx_and_never_from_a_client_header(
     direct.close()
 
     log = _log_text(stack.gunicorn_log, "127.0.0.4")
-    assert re.search(r"^127\.0\.0\.3 .*/healthz", log, re.M), log[-2000:]
-    assert re.search(r"^127\.0\.0\.4 .*/healthz", log, re.M), log[-2000:]
+    # gunicorn.conf.py logs JSON lines: the access line's "remote" is REMOTE_ADDR.
+    remotes = {
+        (record.get("remote"), record.get("path"))
+        for record in (json.loads(line) for line in log.splitlines() if line.startswith("{"))
+        if record.get("logger") == "gunicorn.access"
+    }
+    assert {("127.0.0.3", "/healthz"), ("127.0.0.4", "/healthz")} <= remotes, log[-2000:]
     assert "203.0.113.7" not in log
     assert "203.0.113.8" not in log
+
+
+def test_metrics_are_not_served_through_nginx(stack: Stack) -> None:
+    """The recipe answers /metrics as any unknown path; gunicorn still serves it
+    to a scraper on the machine."""
+    verify = str(stack.nginx.cafile)
+    hidden = requests.get(f"{stack.nginx.url}/metrics", timeout=10, verify=verify)
+    unknown = requests.get(f"{stack.nginx.url}/no-such-path", timeout=10, verify=verify)
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.content == unknown.content
+    local = requests.get(f"{stack.gunicorn_url}/metrics", timeout=10)
+    assert local.status_code == 200 and "tuotempo_metrics_database_up 1.0" in local.text
 
 
 def test_nginx_logs_routes_not_tokens_or_query_strings(stack: Stack) -> None:

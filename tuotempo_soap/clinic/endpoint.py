@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+DEFAULT_TIMEOUT_SECONDS = 10.0
+"""How long a clinic call may take unless the integration sets its own timeout
+(``clinic set --timeout``): the poller's limit, and the portal's per center."""
+
 
 @dataclass(frozen=True)
 class ClinicEndpoint:
@@ -18,7 +22,7 @@ class ClinicEndpoint:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     center_lid: str | None = None
-    timeout_seconds: float = 10.0
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     read_retries: int = 3
     # Exponential backoff between read retries: first wait, and the cap.
     retry_backoff_seconds: float = 0.5

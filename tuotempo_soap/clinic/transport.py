@@ -66,7 +66,14 @@ class ClinicTransport(zeep.Transport):
         )
 
     def post(self, address: str, message: Any, headers: dict[str, str]) -> requests.Response:
-        response = self.session.post(
+        response = self.send(address, message, headers)
+        check_answer(response)
+        return response
+
+    def send(self, address: str, message: Any, headers: dict[str, str]) -> requests.Response:
+        """The POST itself, before its answer is judged (the conformance checker
+        records every exchange here, readable or not)."""
+        return self.session.post(
             address,
             data=message,
             headers=headers,
@@ -75,8 +82,6 @@ class ClinicTransport(zeep.Transport):
             # configuration matter, not something to follow silently.
             allow_redirects=False,
         )
-        check_answer(response)
-        return response
 
     def get(self, address: str, params: Any, headers: dict[str, str]) -> requests.Response:
         response = self.session.get(

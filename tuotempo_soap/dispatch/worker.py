@@ -15,6 +15,15 @@ records their outcomes in batches, one executemany UPDATE per batch instead of
 a transaction per message. A message is still handed out once per claim; only
 what is in flight (sent, outcome not yet recorded) when a worker dies is sent
 again, after its lease, under the same reference.
+
+While the queue keeps yielding full batches, ``run`` claims the next batch as
+soon as fewer messages are left to hand out than there are send threads, while
+the previous batch's last sends are still in flight: the threads never stand
+idle waiting for the database. Every claimed message keeps its own lease
+deadline. The housekeeping (reminder planner, clinic callbacks) and the expiry
+sweep run before the first claim of each pass and then at most once every
+``HOUSEKEEPING_SECONDS`` while the queue stays busy; the claim itself never
+takes an expired message, so the sweep only updates their status.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from typing import Any
 from ..config import Settings
 from ..domain.message import MessageStatus
 from ..errors import StoreUnavailableError, TuotempoError
+from ..observability import metrics
 from ..services.instances import utcnow
 from ..store.engine import Store
 from ..store.outbox import MessageRepository
@@ -44,8 +54,19 @@ from .config import DispatchConfig
 
 log = logging.getLogger(__name__)
 
+# What the status a send outcome writes says, in the metrics' words.
+_SEND_OUTCOME = {
+    MessageStatus.SENT.value: "sent",
+    MessageStatus.QUEUED.value: "retry",
+    MessageStatus.FAILED.value: "failed",
+}
 MAX_OUTAGE_PAUSE = 30.0  # seconds between tries while the database is unavailable
 FLUSH_SECONDS = 0.1  # longest an overlapped send's outcome waits to be recorded
+HOUSEKEEPING_SECONDS = 1.0  # longest the planner and the expiry sweep wait on a busy queue
+
+# What ``_claim`` gives the send loop: the claimed rows and the deadline to
+# hand them out by.
+Claimed = tuple[list[dict[str, Any]], datetime]
 
 
 def backoff_seconds(
@@ -80,34 +101,16 @@ class OutboxWorker:
         self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.clock = clock
-        # Runs before each batch: the reminder planner and the clinic callbacks
-        # ride on the worker's loop, so one process does all the sending.
+        # Runs before each claim (at most every HOUSEKEEPING_SECONDS while the
+        # queue stays busy): the reminder planner and the clinic callbacks ride
+        # on the worker's loop, so one process does all the sending.
         self.housekeeping = housekeeping
         self._pool: ThreadPoolExecutor | None = None
+        self._housekept_at = -HOUSEKEEPING_SECONDS  # time.monotonic() of the last run
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were attempted."""
-        if self.housekeeping is not None:
-            self.housekeeping()
-        now = self.clock()
-        lease = now + timedelta(seconds=self.settings.worker_lease_seconds)
-        with self.store.unit_of_work(write=True) as connection:
-            repo = MessageRepository(connection)
-            expired = repo.expire_due(now)
-            batch = repo.claim(now, self.worker_id, lease, self.settings.worker_batch_size)
-            # Recorded before anything is handed over: receipts and patients'
-            # answers are then accepted from this provider only.
-            providers = {int(row["id"]): self._provider(row) for row in batch}
-            references = repo.stamp_claimed(self.worker_id, providers)
-            for row in batch:
-                row["provider"] = providers[int(row["id"])]
-                row["reference"] = references[int(row["id"])]
-        if expired:
-            log.info("expired %d message(s) before sending", expired)
-        # Stop well before the lease ends: past it another worker may take the
-        # same messages, and only providers that honour idempotency keys would
-        # drop the duplicate. What is left goes back to the queue at once.
-        deadline = lease - timedelta(seconds=self.settings.worker_lease_seconds / 4)
+        batch, deadline = self._claim(housekeeping=True)
         if self.settings.worker_concurrency <= 1 or len(batch) <= 1:
             for index, row in enumerate(batch):
                 if self.clock() >= deadline:
@@ -116,6 +119,53 @@ class OutboxWorker:
                 self._send(row)
             return len(batch)
         return self._send_overlapped(batch, deadline)
+
+    def _claim(self, *, housekeeping: bool) -> Claimed:
+        """Claim a batch in one transaction, with its provider and reference stamped;
+        ``housekeeping`` first runs the housekeeping and the expiry sweep."""
+        if housekeeping:
+            self._housekept_at = time.monotonic()
+            if self.housekeeping is not None:
+                self.housekeeping()
+        now = self.clock()
+        lease = now + timedelta(seconds=self.settings.worker_lease_seconds)
+        expired = 0
+        with self.store.unit_of_work(write=True) as connection:
+            repo = MessageRepository(connection)
+            if housekeeping:
+                expired = repo.expire_due(now)
+            # The provider is recorded with the claim, before anything is handed
+            # over: receipts and patients' answers are then accepted from this
+            # provider only.
+            batch = repo.claim_for_sending(
+                now, self.worker_id, lease, self.settings.worker_batch_size, self._route
+            )
+        if expired:
+            log.info("expired %d message(s) before sending", expired)
+        # Stop well before the lease ends: past it another worker may take the
+        # same messages, and only providers that honour idempotency keys would
+        # drop the duplicate. What is left goes back to the queue at once.
+        return batch, lease - timedelta(seconds=self.settings.worker_lease_seconds / 4)
+
+    def _pass(self, stop: threading.Event) -> int:
+        """Overlapped sends over as many batches as the queue has full ones; how many
+        messages were handed out.
+
+        The next batch is claimed while the current one's last sends are in
+        flight (``_send_overlapped`` asks for it); the pass ends after a batch
+        that was not full, or when ``stop`` is set.
+        """
+        batch, deadline = self._claim(housekeeping=True)
+        if not batch:
+            return 0
+
+        def refill() -> Claimed | None:
+            if stop.is_set():
+                return None
+            due = time.monotonic() - self._housekept_at >= HOUSEKEEPING_SECONDS
+            return self._claim(housekeeping=due)
+
+        return self._send_overlapped(batch, deadline, refill)
 
     def _pool_for(self, size: int) -> AbstractContextManager[ThreadPoolExecutor]:
         """``run``'s long-lived pool (its threads keep their connections), or one for this call."""
@@ -130,18 +180,27 @@ class OutboxWorker:
         provider_cap = self.dispatch.max_concurrency(provider)
         return min(cap, provider_cap) if provider_cap else cap
 
-    def _send_overlapped(self, batch: list[dict[str, Any]], deadline: datetime) -> int:
+    def _send_overlapped(
+        self,
+        batch: list[dict[str, Any]],
+        deadline: datetime,
+        refill: Callable[[], Claimed | None] | None = None,
+    ) -> int:
         """Hand ``batch`` out to a pool of send threads; record outcomes in batches.
 
         Only this thread touches the database and the hand-out bookkeeping;
-        send threads report through a queue. The deadline is checked before
-        each hand-out, as in the one-at-a-time loop: what is left when it
-        passes goes back to the queue.
+        send threads report through a queue. Each message's deadline (its
+        claim's) is checked before it is handed out, as in the one-at-a-time
+        loop: what is past it goes back to the queue. ``refill``, while the
+        batches it returns are full, is asked for the next one as soon as
+        fewer messages wait than there are send threads; None means no more.
         """
         concurrency = self.settings.worker_concurrency
+        full = self.settings.worker_batch_size
         done: queue.SimpleQueue[tuple[dict[str, Any], str, SendResult | BaseException]]
         done = queue.SimpleQueue()
-        pending = deque(batch)
+        pending: deque[tuple[dict[str, Any], datetime]] = deque((row, deadline) for row in batch)
+        more = refill is not None and len(batch) >= full
         busy: Counter[str] = Counter()
         in_flight = handed = 0
         outcomes: list[tuple[dict[str, Any], str, SendResult]] = []
@@ -161,9 +220,9 @@ class OutboxWorker:
 
         with self._pool_for(len(batch)) as pool:
             try:
-                while pending or in_flight:
+                while pending or in_flight or more:
                     while pending and crash is None and in_flight < concurrency:
-                        row = pending[0]
+                        row, until = pending[0]
                         provider = row.get("provider") or self.dispatch.provider_name_for(
                             row["instance_name"], row["channel"]
                         )
@@ -171,21 +230,38 @@ class OutboxWorker:
                             limits[provider] = self._limit(provider)
                         if busy[provider] >= limits[provider]:
                             break  # wait for one of its sends to end
-                        if self.clock() >= deadline:
-                            self._release([int(r["id"]) for r in pending])
-                            pending.clear()
-                            break
+                        now = self.clock()
+                        if now >= until:
+                            # Claims are made in order, so the late ones lead the queue.
+                            late = []
+                            while pending and now >= pending[0][1]:
+                                late.append(int(pending.popleft()[0]["id"]))
+                            self._release(late)
+                            continue
                         self.dispatch.rate_limiter(provider).acquire()
                         pending.popleft()
                         pool.submit(attempt, row, provider)
                         busy[provider] += 1
                         in_flight += 1
                         handed += 1
-                    if crash is not None and pending:
-                        self._release([int(r["id"]) for r in pending])
-                        pending.clear()
+                    if crash is not None:
+                        more = False
+                        if pending:
+                            self._release([int(r["id"]) for r, _ in pending])
+                            pending.clear()
+                    if refill is not None and more and len(pending) < concurrency:
+                        # While this batch's last sends are in flight.
+                        claimed = refill()
+                        more = claimed is not None and len(claimed[0]) >= full
+                        if claimed is not None:
+                            rows, until = claimed
+                            pending.extend((row, until) for row in rows)
+                        continue  # hand them out before waiting
                     if not in_flight:
-                        break
+                        if outcomes:
+                            self._record_many(outcomes)
+                            outcomes = []
+                        continue  # claim more, or the loop ends
                     wait = None
                     if outcomes:
                         wait = max(0.0, oldest + FLUSH_SECONDS - time.monotonic())
@@ -269,7 +345,8 @@ class OutboxWorker:
         pause = 0.0
         while not stop.is_set():
             try:
-                sent = self.run_once()
+                overlapped = self.settings.worker_concurrency > 1
+                sent = self._pass(stop) if overlapped else self.run_once()
             except StoreUnavailableError as exc:
                 if once:
                     raise
@@ -285,9 +362,9 @@ class OutboxWorker:
                 stop.wait(self.settings.worker_poll_seconds if not once else 0)
         return total
 
-    def _provider(self, row: dict[str, Any]) -> str | None:
+    def _route(self, instance: str, channel: str) -> str | None:
         try:
-            return self.dispatch.provider_name_for(row["instance_name"], row["channel"])
+            return self.dispatch.provider_name_for(instance, channel)
         except TuotempoError:  # no route: _send raises it again, outside the claim
             return None
 
@@ -342,6 +419,12 @@ class OutboxWorker:
                     and result.provider_message_id is not None
                 }
             )
+        metrics.count_sends(
+            (provider, _SEND_OUTCOME[values["status"]])
+            for (_, provider, _), (_, values) in zip(outcomes, changes, strict=True)
+        )
+        if not log.isEnabledFor(logging.INFO):
+            return
         for (row, provider, _), (_, values) in zip(outcomes, changes, strict=True):
             log.info(
                 "message %s via %s: %s (attempt %d)",
@@ -362,6 +445,7 @@ class OutboxWorker:
                 # A receipt got there first, or our lease ran out: keep what is
                 # there, but do not forget the provider's id for later receipts.
                 repo.remember_provider_id(int(row["id"]), provider, result.provider_message_id)
+        metrics.count_sends([(provider, _SEND_OUTCOME[values["status"]])])
         log.info(
             "message %s via %s: %s (attempt %d)", row["id"], provider, values["status"], attempts
         )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from .formats import FormatError, format_time, parse_date, parse_time
@@ -147,11 +148,93 @@ class ReservationRejectedError(Exception):
         self.error = error
 
 
-def _blank_to_none(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+# --- converters, one per kind ---------------------------------------------------
+#
+# A batch repeats the same values over and over (its days, its slot times, a
+# patient's e-mail, the status): each distinct text is read once per process
+# and the result reused. Only results are cached, never errors, and every
+# result is immutable (dates, strings, tuples).
+
+
+@lru_cache(maxsize=4096)
+def _date(text: str) -> date:
+    return parse_date(text)
+
+
+@lru_cache(maxsize=4096)
+def _time(text: str) -> str:
+    return format_time(parse_time(text))
+
+
+@lru_cache(maxsize=8192)
+def _email(text: str) -> tuple[str, bool]:
+    """(stored value, valid)."""
+    if not _EMAIL.match(text):
+        return text, False
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}", True
+
+
+@lru_cache(maxsize=256)
+def _status(text: str) -> str:
+    return Status.parse(text).value
+
+
+@lru_cache(maxsize=256)
+def _language(text: str) -> str:
+    if not _LANGUAGE.match(text):
+        raise FormatError(f"'{text}' is not a language code such as es, it or en-GB")
+    return text.replace("_", "-").lower() if len(text) <= 3 else _tag(text)
+
+
+def _gender(text: str) -> str:
+    gender = _GENDERS.get(text.upper())
+    if gender is None:
+        raise FormatError(f"'{text}' is not a gender; expected M or F")
+    return gender
+
+
+def _privacy(text: str) -> str:
+    privacy = _PRIVACY.get(text.upper())
+    if privacy is None:
+        raise FormatError(f"'{text}' is not a privacy flag; expected 1 (accepted) or 0")
+    return privacy
+
+
+def _preferences(text: str) -> str:
+    if len(text) != 3 or set(text) - {"0", "1"}:
+        raise FormatError(
+            f"'{text}' is not three 0/1 flags for SMS, e-mail and landline (e.g. 101)"
+        )
+    return text
+
+
+# Kinds whose value is the text itself or comes from the text alone.
+_PLAIN_CONVERTERS: dict[str, Any] = {
+    "date": _date,
+    "time": _time,
+    "status": _status,
+    "gender": _gender,
+    "privacy": _privacy,
+    "preferences": _preferences,
+    "language": _language,
+}
+_ERROR_CODES = {"date": "INVALID_DATE", "time": "INVALID_TIME"}
+
+
+@dataclass(frozen=True)
+class _Step:
+    """How ``clean_reservation`` treats one field, worked out once from ``FIELDS``."""
+
+    spec: FieldSpec
+    convert: Any  # text -> value, for the kinds in _PLAIN_CONVERTERS; else None
+    error_code: str
+
+
+_STEPS: tuple[_Step, ...] = tuple(
+    _Step(s, _PLAIN_CONVERTERS.get(s.kind), _ERROR_CODES.get(s.kind, "INVALID_VALUE"))
+    for s in FIELDS
+)
 
 
 def clean_reservation(
@@ -168,34 +251,48 @@ def clean_reservation(
     """
     values: dict[str, Any] = {}
     warnings: list[str] = []
-    for spec in FIELDS:
-        text = _blank_to_none(raw.get(spec.name))
+    for step in _STEPS:
+        spec = step.spec
+        name = spec.name
+        value = raw.get(name)
+        text = None if value is None else (str(value).strip() or None)
         if text is None:
             if spec.required:
                 raise ReservationRejectedError(
-                    ItemError("MISSING_FIELD", spec.name, f"{spec.name} is required")
+                    ItemError("MISSING_FIELD", name, f"{name} is required")
                 )
-            values[spec.name] = None
+            values[name] = None
             continue
         if len(text) > spec.max_length:
             raise ReservationRejectedError(
                 ItemError(
                     "FIELD_TOO_LONG",
-                    spec.name,
-                    f"{spec.name} is {len(text)} characters long; at most "
-                    f"{spec.max_length} are allowed",
+                    name,
+                    f"{name} is {len(text)} characters long; at most {spec.max_length} are allowed",
                 )
             )
         if spec.personal and not store_identity:
             # The guide asks HIS vendors to leave these empty; the instance
             # decides whether we keep them at all (default: we do not).
-            values[spec.name] = None
+            values[name] = None
             continue
+        kind = spec.kind
         try:
-            values[spec.name] = _convert(spec, text, default_region, warnings)
+            if step.convert is not None:
+                values[name] = step.convert(text)
+            elif kind == "text":
+                values[name] = text
+            elif kind == "email":
+                values[name], valid = _email(text)
+                if not valid:
+                    warnings.append(f"{name} is not a valid e-mail address; stored as given")
+            else:  # phone, mobile
+                check = normalise_phone(text, default_region, expect_mobile=kind == "mobile")
+                if check.problem:
+                    warnings.append(f"{name} {check.problem}; stored as given")
+                values[name] = check.value
         except FormatError as exc:
-            code = {"date": "INVALID_DATE", "time": "INVALID_TIME"}.get(spec.kind, "INVALID_VALUE")
-            error = ItemError(code, spec.name, f"{spec.name}: {exc}")
+            error = ItemError(step.error_code, name, f"{name}: {exc}")
             raise ReservationRejectedError(error) from None
     start, end = values["APP_START_TIME"], values["APP_END_TIME"]
     if start and end and end < start:
@@ -207,48 +304,6 @@ def clean_reservation(
             )
         )
     return CleanReservation(app_lid=values["APP_LID"], values=values, warnings=warnings)
-
-
-def _convert(spec: FieldSpec, text: str, region: str, warnings: list[str]) -> Any:
-    kind = spec.kind
-    if kind == "date":
-        return parse_date(text)
-    if kind == "time":
-        return format_time(parse_time(text))
-    if kind in ("phone", "mobile"):
-        check = normalise_phone(text, region, expect_mobile=kind == "mobile")
-        if check.problem:
-            warnings.append(f"{spec.name} {check.problem}; stored as given")
-        return check.value
-    if kind == "email":
-        if not _EMAIL.match(text):
-            warnings.append(f"{spec.name} is not a valid e-mail address; stored as given")
-            return text
-        local, _, domain = text.rpartition("@")
-        return f"{local}@{domain.lower()}"
-    if kind == "status":
-        return Status.parse(text).value
-    if kind == "gender":
-        gender = _GENDERS.get(text.upper())
-        if gender is None:
-            raise FormatError(f"'{text}' is not a gender; expected M or F")
-        return gender
-    if kind == "privacy":
-        privacy = _PRIVACY.get(text.upper())
-        if privacy is None:
-            raise FormatError(f"'{text}' is not a privacy flag; expected 1 (accepted) or 0")
-        return privacy
-    if kind == "preferences":
-        if len(text) != 3 or set(text) - {"0", "1"}:
-            raise FormatError(
-                f"'{text}' is not three 0/1 flags for SMS, e-mail and landline (e.g. 101)"
-            )
-        return text
-    if kind == "language":
-        if not _LANGUAGE.match(text):
-            raise FormatError(f"'{text}' is not a language code such as es, it or en-GB")
-        return text.replace("_", "-").lower() if len(text) <= 3 else _tag(text)
-    return text
 
 
 def _tag(text: str) -> str:

@@ -23,12 +23,13 @@ a number with open reminders of several clinics is asked which one it means
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, ParamSpec
 
 from sqlalchemy import RowMapping
 
@@ -45,6 +46,8 @@ from ..domain.reminders.replies import (
 )
 from ..domain.reminders.rules import ReminderRules
 from ..domain.reservation import AnswerChannel, ChangedBy, Status
+from ..observability import metrics
+from ..store.changes import ReservationChangeRepository, change_row
 from ..store.clinic import IntegrationRepository
 from ..store.engine import Store
 from ..store.outbox import REFERENCE_PATTERN
@@ -124,6 +127,28 @@ def _upcoming(store: Store, reminder: RowMapping, now: datetime) -> list[tuple[d
     return sorted((item for item in live if item[0] > now), key=lambda item: item[0])
 
 
+_P = ParamSpec("_P")
+
+
+def _counted(
+    channel: str,
+) -> Callable[[Callable[_P, AnswerResult]], Callable[_P, AnswerResult]]:
+    """Count each answer received on ``channel`` by its outcome, once, whichever
+    way the function returns."""
+
+    def wrap(function: Callable[_P, AnswerResult]) -> Callable[_P, AnswerResult]:
+        @functools.wraps(function)
+        def counted(*args: _P.args, **kwargs: _P.kwargs) -> AnswerResult:
+            result = function(*args, **kwargs)
+            metrics.count_answer(channel, result.outcome)
+            return result
+
+        return counted
+
+    return wrap
+
+
+@_counted("sms")
 def sms_reply(
     store: Store,
     provider: str,
@@ -251,6 +276,7 @@ def _ask_which(
     return AnswerResult(ASK_WHICH, acknowledgement=text)
 
 
+@_counted("voice")
 def voice_answer(
     store: Store, provider: str, reference: str, digit: str, *, now: datetime | None = None
 ) -> AnswerResult:
@@ -268,6 +294,7 @@ def voice_answer(
     )
 
 
+@_counted("email")
 def link_answer(
     store: Store, reminder_id: int, action: str, *, now: datetime | None = None
 ) -> AnswerResult:
@@ -373,6 +400,19 @@ def _answer(
                     )
                 changed.append(values)
             repo.update_many(changed)
+            ReservationChangeRepository(connection).add_many(
+                [
+                    change_row(
+                        instance_id=instance.id,
+                        reservation_id=values["row_id"],
+                        seq=values["change_seq"],
+                        at=now,
+                        by=ChangedBy.PATIENT.value,
+                        values=values,
+                    )
+                    for values in changed
+                ]
+            )
             InstanceRepository(connection).advance_seq(instance.id, seq)
         EventRepository(connection).add(
             [
@@ -401,7 +441,7 @@ def _answer(
     ack_channel = reply_channel or Channel.EMAIL
     ack = compose_message(decision.ack_kind, views, rules, channel=ack_channel, language=language)
     if reply_channel is not None:
-        messages.update_messages(
+        acknowledged = messages.update_messages(
             store,
             instance,
             [
@@ -415,7 +455,24 @@ def _answer(
             ],
             max_items=1,
             now=now,
-        )
+        ).items[0]
+        if acknowledged.message_id is not None:
+            # So each reservation's page lists the acknowledgement among its messages.
+            with store.unit_of_work(write=True) as connection:
+                EventRepository(connection).add(
+                    [
+                        {
+                            "instance_id": instance.id,
+                            "reservation_id": int(row["id"]),
+                            "reminder_id": int(reminder["id"]),
+                            "event": "ACKNOWLEDGED",
+                            "detail": f"answer acknowledged by {reply_channel.value}",
+                            "at": now,
+                            "message_id": acknowledged.message_id,
+                        }
+                        for row in rows
+                    ]
+                )
     if decision.cancels and changed and rules.cancellation_email:
         _email_center(store, instance, rules, views, now)
     return AnswerResult(

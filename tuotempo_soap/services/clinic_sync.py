@@ -23,12 +23,20 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from ..clinic import ClinicEndpoint, ClinicError, ZeepClinicClient, build_clinic_client
+from ..clinic import (
+    ClinicAuthenticationError,
+    ClinicEndpoint,
+    ClinicError,
+    ZeepClinicClient,
+    build_clinic_client,
+)
 from ..domain.clinic import Appointment, ClinicAppointmentStatus, KeyEntity
 from ..domain.formats import format_date, format_time
 from ..domain.reservation import ChangedBy, Status
-from ..errors import NotFoundError, RequestValidationError
-from ..store.clinic import EntityRepository, IntegrationRepository
+from ..errors import ConflictError, NotFoundError, RequestValidationError
+from ..observability import metrics
+from ..store.changes import ReservationChangeRepository, change_row
+from ..store.clinic import EntityRepository, IntegrationRepository, PortalRepository
 from ..store.engine import Store
 from ..store.repositories import InstanceRepository, ReservationRepository
 from . import reservations
@@ -86,6 +94,30 @@ def configure(
         )
 
 
+def remove(store: Store, instance_name: str) -> None:
+    """Forget how the instance reaches its clinic's web services, with the key
+    entities read from them; its reservations stay. The instance's own portal
+    centers reached through it go too. Refused while another portal reaches
+    centers through it."""
+    instance = get_instance(store, instance_name)
+    with store.unit_of_work(write=True) as connection:
+        portals = PortalRepository(connection)
+        routed = portals.routed_through(instance.id)
+        if routed:
+            steps = "; ".join(
+                f"tuotempo-soap portal remove-center {portal} {center}" for portal, center in routed
+            )
+            raise ConflictError(
+                f"other portals reach centers through {instance_name}; remove them first: {steps}",
+                field="instance",
+            )
+        if not IntegrationRepository(connection).remove(instance.id):
+            raise NotFoundError(
+                f"{instance_name} has no clinic web services configured", field="instance"
+            )
+        portals.remove_routed_through_itself(instance.id)
+
+
 def integration(store: Store, instance: Instance) -> RowMapping:
     with store.unit_of_work() as connection:
         row = IntegrationRepository(connection).get(instance.id)
@@ -102,6 +134,12 @@ def endpoint_of(
 ) -> ClinicEndpoint:
     env = os.environ if env is None else env
     password = env.get(row["password_env"]) if row["password_env"] else None
+    if row["password_env"] and not password:
+        # Said before any call: the clinic's refusal would not name the variable.
+        raise ClinicAuthenticationError(
+            f"{row['password_env']} is not set: export the clinic password it names "
+            "in the environment of this process (clinic set --password-env chose the name)"
+        )
     return ClinicEndpoint(
         wsdl_url=row["wsdl_url"],
         endpoint_url=row["endpoint_url"],
@@ -157,6 +195,7 @@ def _poll(
     instance = get_instance(store, name)
     with store.unit_of_work(write=True) as connection:
         if not IntegrationRepository(connection).acquire(instance.id, owner, now, now + LEASE):
+            metrics.count_poll(name, "skipped")
             return PollOutcome(name, ok=True, skipped=True)
     outcome = PollOutcome(name, ok=False)
     values: dict[str, Any] = {"updated_at": now}
@@ -194,6 +233,7 @@ def _poll(
         outcome.error = exc.message
         log.warning("poll of %s failed (%s); next try in %s", name, exc.code, delay)
     finally:
+        metrics.count_poll(name, "ok" if outcome.ok else "failed")
         with store.unit_of_work(write=True) as connection:
             IntegrationRepository(connection).finish(instance.id, owner, values)
     return outcome
@@ -309,16 +349,25 @@ def record_cancellation(
         if row["status"] in _CANCELLED and not (ours and row["status"] == admin):
             return True
         seq += 1
-        repo.update_many(
+        values = {
+            "row_id": row["id"],
+            "status": admin,
+            "status_changed_by": by.value,
+            "status_changed_at": now,
+            "updated_at": now,
+            "change_seq": seq,
+        }
+        repo.update_many([values])
+        ReservationChangeRepository(connection).add_many(
             [
-                {
-                    "row_id": row["id"],
-                    "status": admin,
-                    "status_changed_by": by.value,
-                    "status_changed_at": now,
-                    "updated_at": now,
-                    "change_seq": seq,
-                }
+                change_row(
+                    instance_id=instance.id,
+                    reservation_id=int(row["id"]),
+                    seq=seq,
+                    at=now,
+                    by=by.value,
+                    values=values,
+                )
             ]
         )
         sequence.advance_seq(instance.id, seq)

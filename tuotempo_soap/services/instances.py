@@ -15,11 +15,14 @@ from ..domain.phones import is_valid_region
 from ..errors import (
     AuthenticationError,
     ConflictError,
+    InstanceDisabledError,
     NotFoundError,
     RequestValidationError,
     ServerBusyError,
 )
+from ..store.clinic import PortalRepository
 from ..store.engine import Store
+from ..store.removal import InstanceRemovalRepository, owned_tables
 from ..store.repositories import ApiUserRepository, InstanceRepository
 from .auth_guard import AuthGuard
 from .passwords import hash_password, is_cached, verify_password
@@ -40,6 +43,8 @@ class Instance:
     country: str
     language: str
     store_patient_identity: bool
+    # Set while an operator has switched the instance off (see ``disable_instance``).
+    disabled_at: datetime | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -60,6 +65,7 @@ def _instance(row: object) -> Instance:
         country=r["country"],  # type: ignore[index]
         language=r["language"],  # type: ignore[index]
         store_patient_identity=bool(r["store_patient_identity"]),  # type: ignore[index]
+        disabled_at=r.get("disabled_at"),  # type: ignore[attr-defined]
     )
 
 
@@ -162,6 +168,82 @@ def update_instance(store: Store, name: str, **changes: object) -> Instance:
     return get_instance(store, name)
 
 
+def disable_instance(store: Store, name: str, *, now: datetime | None = None) -> bool:
+    """Switch an instance off (no SOAP answers, no sends) without deleting
+    anything; False when it already was off."""
+    instance = get_instance(store, name)
+    with store.unit_of_work(write=True) as connection:
+        return InstanceRepository(connection).set_disabled(instance.id, now or utcnow())
+
+
+def enable_instance(store: Store, name: str) -> bool:
+    """Switch a disabled instance back on; False when it was not off."""
+    instance = get_instance(store, name)
+    with store.unit_of_work(write=True) as connection:
+        return InstanceRepository(connection).set_disabled(instance.id, None)
+
+
+def disabled_since(store: Store, name: str) -> datetime | None:
+    """When the instance was switched off, or None while it is on."""
+    instance = get_instance(store, name)
+    with store.unit_of_work() as connection:
+        row = InstanceRepository(connection).by_id(instance.id)
+    return None if row is None else row["disabled_at"]
+
+
+# Rows deleted per transaction while an instance is removed (store/removal.py).
+REMOVAL_BATCH = 5000
+
+
+def removal_preview(store: Store, name: str) -> dict[str, int]:
+    """How many rows of each table ``remove_instance`` would delete (non-empty
+    tables only), for the operator to confirm."""
+    instance = get_instance(store, name)
+    with store.unit_of_work() as connection:
+        repo = InstanceRemovalRepository(connection)
+        counts = {owned.name: repo.count(owned, instance.id) for owned in owned_tables()}
+    return {table: count for table, count in counts.items() if count}
+
+
+def remove_instance(store: Store, name: str, *, batch_size: int = REMOVAL_BATCH) -> dict[str, int]:
+    """Delete an instance and everything it owns; returns the rows deleted per table.
+
+    Refused (``ConflictError``) while another portal reaches centers through
+    this instance's clinic integration: those centers would vanish with it. The
+    instance is switched off first, so no SOAP call or send touches it while
+    its rows go, a batch per transaction; if the removal is interrupted, the
+    instance stays disabled and running it again finishes the job.
+    """
+    instance = get_instance(store, name)
+    with store.unit_of_work() as connection:
+        routed = PortalRepository(connection).routed_through(instance.id)
+    if routed:
+        steps = "; ".join(
+            f"tuotempo-soap portal remove-center {portal} {center}" for portal, center in routed
+        )
+        raise ConflictError(
+            f"{name} reaches centers of other portals through its clinic integration; "
+            f"remove them first: {steps}",
+            field="instance",
+        )
+    with store.unit_of_work(write=True) as connection:
+        InstanceRepository(connection).set_disabled(instance.id, utcnow())
+    deleted: dict[str, int] = {}
+    for owned in owned_tables():
+        while True:
+            with store.unit_of_work(write=True) as connection:
+                count = InstanceRemovalRepository(connection).delete_batch(
+                    owned, instance.id, batch_size
+                )
+            if count:
+                deleted[owned.name] = deleted.get(owned.name, 0) + count
+            if count < batch_size:
+                break
+    with store.unit_of_work(write=True) as connection:
+        InstanceRemovalRepository(connection).delete_instance(instance.id)
+    return deleted
+
+
 def list_instances(store: Store) -> list[Instance]:
     with store.unit_of_work() as connection:
         return [_instance(row) for row in InstanceRepository(connection).list()]
@@ -262,16 +344,19 @@ def authenticate(
     """
     attempt = guard.throttle.attempt(instance_name, username, client_address)
     guard.throttle.check(attempt)
+    # The instance and the user's hash in one statement (one round trip per request).
     with store.unit_of_work() as connection:
-        row = InstanceRepository(connection).by_name(instance_name) if instance_name else None
-        user = ApiUserRepository(connection).get(row["id"], username) if row else None
-    stored_hash = user["password_hash"] if user is not None else None
+        row, stored_hash = (
+            ApiUserRepository(connection).login(instance_name, username)
+            if instance_name
+            else (None, None)
+        )
     password = password or ""
     if row is not None and stored_hash is not None and is_cached(stored_hash, password):
         # A password this process accepted lately: the user's own lock (another
         # address guessing at it) must not shut the real HIS out.
         guard.throttle.succeeded(attempt)
-        return _instance(row)
+        return _enabled(_instance(row))
     guard.throttle.check_user(attempt)
     try:
         verified = verify_password(stored_hash, password, guard.slots)
@@ -284,4 +369,16 @@ def authenticate(
             "Unknown instance, user or password; check INSTANCE, USERNAME and PASSWORD"
         )
     guard.throttle.succeeded(attempt)
-    return _instance(row)
+    return _enabled(_instance(row))
+
+
+def _enabled(instance: Instance) -> Instance:
+    """The instance, unless an operator switched it off; checked after the
+    password, so only a holder of the credentials learns that it is off."""
+    if instance.disabled_at is not None:
+        raise InstanceDisabledError(
+            f"Instance {instance.name} is disabled by its operator; nothing is read or "
+            "stored until it is enabled again. Contact the platform's support",
+            field="INSTANCE",
+        )
+    return instance

@@ -24,6 +24,7 @@ from ..clinic import (
     PatientData,
     ZeepClinicClient,
 )
+from ..clinic.endpoint import DEFAULT_TIMEOUT_SECONDS
 from ..domain.reservation import ChangedBy
 from ..errors import NotFoundError
 from ..store.clinic import PortalRepository
@@ -113,6 +114,15 @@ def centers(store: Store, portal_name: str) -> list[Center]:
     ]
 
 
+def remove_center(store: Store, portal_name: str, center_lid: str) -> None:
+    """Take a center off a portal; its clinic integration stays."""
+    portal = get_instance(store, portal_name)
+    with store.unit_of_work(write=True) as connection:
+        removed = PortalRepository(connection).remove(portal.id, center_lid)
+    if not removed:
+        raise NotFoundError(f"{portal_name} has no center {center_lid}", field="center")
+
+
 def _center(store: Store, portal_name: str, center_lid: str | None) -> Center:
     known = centers(store, portal_name)
     if len(known) == 1 and (center_lid is None or known[0].center_lid is None):
@@ -129,7 +139,7 @@ def search(
     query: AvailabilityQuery,
     *,
     build: ClientBuilder,
-    per_center_timeout: float = 10.0,
+    per_center_timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> PortalSearch:
     targets = centers(store, portal_name)
     endpoints = {

@@ -36,7 +36,8 @@ from ..domain.reminders.planning import (
 )
 from ..domain.reminders.rules import ReminderRules, RulesError
 from ..domain.reservation import Status
-from ..errors import RequestValidationError
+from ..errors import NotFoundError, RequestValidationError
+from ..observability import metrics
 from ..store.engine import Store
 from ..store.reminders import (
     EventRepository,
@@ -147,6 +148,7 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
                 ReminderSettingsRepository(connection).advance(instance.id, after)
             if len(changed) < PAGE:
                 break
+    metrics.count_reminders_planned(outcome.planned, outcome.cancelled)
     return outcome
 
 
@@ -376,6 +378,7 @@ def queue_due(
         instance = get_instance_by_id(store, reminder["instance_id"])
         rules = get_rules(store, instance) or ReminderRules()
         queued += _queue_one(store, instance, rules, reminder, signer, public_url, now)
+    metrics.count_reminders_sent(queued, len(due) - queued)
     return queued
 
 
@@ -536,3 +539,16 @@ def preview(
 def history(store: Store, instance: Instance, reservation_id: int) -> Iterable[RowMapping]:
     with store.unit_of_work() as connection:
         return EventRepository(connection).for_reservation(instance.id, reservation_id)
+
+
+def reservation_history(store: Store, instance: Instance, reservation_id: int) -> list[RowMapping]:
+    """Every step taken for one of ``instance``'s reservations (an empty list: none
+    yet); ``NotFoundError`` when the instance has no such reservation."""
+    with store.unit_of_work() as connection:
+        if not ReservationRepository(connection).by_ids(instance.id, [reservation_id]):
+            raise NotFoundError(
+                f"{instance.name} has no reservation {reservation_id} (RESERVATION_ID, "
+                "as getReservations returns it; find it with reservations search)",
+                field="reservation",
+            )
+        return list(EventRepository(connection).for_reservation(instance.id, reservation_id))

@@ -134,9 +134,11 @@ def _store_batch(
             else:
                 outcome.action, outcome.reservation_id = ItemAction.UPDATED, old["id"]
                 changed_rows.append({**row, "row_id": old["id"]})
-        ids = repo.insert_many(new_rows)
-        repo.update_many(changed_rows)
-        instances.advance_seq(instance.id, seq)
+        # The rows, their history (what the back office shows) and the new
+        # sequence number: one statement on PostgreSQL, the lock held meanwhile.
+        ids = repo.write_batch(
+            instance.id, new_rows, changed_rows, last_seq=seq, at=now, by=ChangedBy.HIS.value
+        )
     for lid, row_id in ids.items():
         accepted[lid][0].reservation_id = row_id
 

@@ -33,6 +33,7 @@ from spyne import Array, Boolean, ComplexModel, Integer, Unicode
 
 from ..domain.reservation import FIELD_NAMES
 from ..errors import RequestValidationError, TuotempoError
+from ..observability import context
 from ..services import instances
 from . import TNS, operations
 from .binding import check_soap_action, read_content_type
@@ -350,7 +351,7 @@ def _authenticate(
 ) -> instances.Instance:
     if auth is None:
         raise RequestValidationError("AUTH is required", field="AUTH")
-    return instances.authenticate(
+    instance = instances.authenticate(
         runtime.store,
         auth.get("INSTANCE") or "",
         auth.get("USERNAME") or "",
@@ -358,6 +359,8 @@ def _authenticate(
         guard=runtime.auth_guard,
         client_address=environ.get("REMOTE_ADDR"),
     )
+    context.note_instance(instance.name)
+    return instance
 
 
 def _update_reservations(
@@ -468,6 +471,7 @@ class FastSoap:
             return None
         requested = f"{{{TNS}}}{operation.name}"
         self.answered += 1
+        context.note_operation(operation.name)
         try:
             result = operation.handler(self.runtime, environ, args)
         except TuotempoError as error:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-import uuid
 from typing import Any
 
 from lxml import etree
@@ -25,6 +24,7 @@ from lxml.builder import ElementMaker
 from spyne import Fault
 
 from ..errors import TuotempoError
+from ..observability import context
 from . import TNS
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,12 @@ def operation_name(requested: str | None) -> str | None:
 
 
 def internal_fault(operation: str | None, error: BaseException | None = None) -> ServiceFaultError:
-    """An unexpected error: logged with a reference and its stack, never its message."""
-    reference = uuid.uuid4().hex[:12]
+    """An unexpected error: logged with a reference and its stack, never its message.
+
+    The reference is the request's id, so the caller's quote finds this line,
+    the request's other lines and its access log line.
+    """
+    reference = context.reference()
     log.error(
         "unexpected error in %s (reference %s)\n%s",
         operation_name(operation) or "a SOAP request",
@@ -168,7 +172,9 @@ def service_fault(error: BaseException, requested: str | None = None) -> Service
 
 
 def log_fault(fault: ServiceFaultError, requested: str | None) -> None:
-    """One line per fault sent: code, field and operation, never a value."""
+    """One line per fault sent: code, field and operation, never a value (and
+    the request's note of it, for the metrics and the access log)."""
+    context.note_fault(fault.code, operation_name(requested))
     level = logging.ERROR if fault.code.startswith("Server.") else logging.INFO
     log.log(
         level,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..observability import metrics
 from ..services import instances, messages, reservations
 from .runtime import Runtime
 
@@ -31,6 +32,7 @@ MESSAGE_FIELDS = (
 def update_reservations(
     runtime: Runtime, instance: instances.Instance, items: list[dict[str, object]]
 ) -> dict[str, Any]:
+    metrics.observe_batch("updateReservations", len(items))
     outcome = reservations.update_reservations(
         runtime.store, instance, items, max_items=runtime.settings.max_batch_items
     )
@@ -87,6 +89,7 @@ def get_reservations(
 def update_messages(
     runtime: Runtime, instance: instances.Instance, items: Sequence[dict[str, object]]
 ) -> dict[str, Any]:
+    metrics.observe_batch("updateMessages", len(items))
     outcome = messages.update_messages(
         runtime.store, instance, list(items), max_items=runtime.settings.max_batch_items
     )

@@ -19,6 +19,7 @@ from spyne.error import ResourceNotFoundError
 from spyne.model.primitive import Decimal
 from spyne.protocol.soap import Soap11
 
+from ..observability import context
 from . import TNS
 from .binding import check_soap_action, read_content_type, refuse_soap12_media_type
 from .faults import (
@@ -34,6 +35,7 @@ from .faults import (
     fault_document,
     internal_fault,
     log_fault,
+    operation_name,
     service_fault,
 )
 
@@ -168,6 +170,9 @@ class HardenedSoap11(Soap11):
         except ResourceNotFoundError:
             raise _unknown_operation(ctx.method_request_string) from None
         operation = etree.QName(ctx.method_request_string).localname
+        named = operation_name(ctx.method_request_string)
+        if named is not None:
+            context.note_operation(named)
         check_soap_action(_environ(ctx).get("HTTP_SOAPACTION"), operation)
         return contexts
 

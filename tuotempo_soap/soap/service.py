@@ -11,6 +11,7 @@ from spyne import Fault, Integer32, ServiceBase, Unicode, rpc
 
 from ..domain.reservation import FIELD_NAMES
 from ..errors import RequestValidationError, TuotempoError
+from ..observability import context
 from ..services import instances
 from . import operations
 from .faults import fault_for, internal_fault
@@ -47,6 +48,7 @@ def _authenticate(ctx: Any, auth: Any) -> tuple[Runtime, instances.Instance]:
         guard=runtime.auth_guard,
         client_address=environ.get("REMOTE_ADDR"),
     )
+    context.note_instance(instance.name)
     return runtime, instance
 
 

@@ -3,7 +3,8 @@ the key entities tables, and the centers of portal instances."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,9 +22,97 @@ from .tables import (
 )
 
 
+@dataclass(frozen=True)
+class PollStatus:
+    """Where one instance's clinic poller stands (the back office's clinics page).
+
+    ``poll_lease_until`` in the future means a poll is running now.
+    """
+
+    instance_id: int
+    instance_name: str
+    instance_disabled_at: datetime | None
+    wsdl_url: str
+    endpoint_url: str | None
+    center_lid: str | None
+    poll_enabled: bool
+    poll_interval_seconds: int
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    key_entities_at: datetime | None
+    poll_lease_until: datetime | None
+
+
+@dataclass(frozen=True)
+class CenterRecord:
+    """A center of a portal instance and the instance whose integration reaches it."""
+
+    center_lid: str
+    name: str | None
+    via_instance_id: int
+    via_instance_name: str
+
+
+def _poll_status(row: RowMapping) -> PollStatus:
+    return PollStatus(
+        instance_id=int(row["instance_id"]),
+        instance_name=row["instance_name"],
+        instance_disabled_at=row["instance_disabled_at"],
+        wsdl_url=row["wsdl_url"],
+        endpoint_url=row["endpoint_url"],
+        center_lid=row["center_lid"],
+        poll_enabled=bool(row["poll_enabled"]),
+        poll_interval_seconds=int(row["poll_interval_seconds"]),
+        last_success_at=row["last_success_at"],
+        next_poll_at=row["next_poll_at"],
+        consecutive_failures=int(row["consecutive_failures"]),
+        last_error=row["last_error"],
+        key_entities_at=row["key_entities_at"],
+        poll_lease_until=row["poll_lease_until"],
+    )
+
+
 class IntegrationRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
+        """Every integration's poll state with its instance's name, by name;
+        ``instance_ids`` narrows to those instances (None: all)."""
+        c = clinic_integrations.c
+        query = select(
+            clinic_integrations,
+            instances.c.name.label("instance_name"),
+            instances.c.disabled_at.label("instance_disabled_at"),
+        ).join(instances, instances.c.id == c.instance_id)
+        if instance_ids is not None:
+            query = query.where(c.instance_id.in_(sorted(instance_ids)))
+        query = query.order_by(instances.c.name)
+        return [_poll_status(row) for row in self.connection.execute(query).mappings()]
+
+    def status(self, instance_id: int) -> PollStatus | None:
+        found = self.statuses([instance_id])
+        return found[0] if found else None
+
+    def schedule_now(self, instance_id: int, now: datetime) -> bool:
+        """Make the next poll due at ``now`` (the poller's next round takes it).
+
+        Only when polling is on and no poll is running (a running poll sets the
+        next time itself when it ends); False otherwise.
+        """
+        c = clinic_integrations.c
+        statement = (
+            update(clinic_integrations)
+            .where(
+                c.instance_id == instance_id,
+                c.poll_enabled.is_(True),
+                or_(c.poll_lease_until.is_(None), c.poll_lease_until < now),
+            )
+            .values(next_poll_at=now, updated_at=now)
+        )
+        return bool(self.connection.execute(statement).rowcount)
 
     def get(self, instance_id: int) -> RowMapping | None:
         query = select(clinic_integrations).where(clinic_integrations.c.instance_id == instance_id)
@@ -75,6 +164,25 @@ class IntegrationRepository:
         )
         return bool(self.connection.execute(statement).rowcount)
 
+    def remove(self, instance_id: int) -> bool:
+        """Forget how the instance reaches its clinic, with the key entities read
+        from it; False when it had no integration."""
+        for table in _ENTITY_TABLES:
+            self.connection.execute(delete(table).where(table.c.instance_id == instance_id))
+        statement = delete(clinic_integrations).where(
+            clinic_integrations.c.instance_id == instance_id
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+
+_ENTITY_TABLES = (
+    clinic_resources,
+    clinic_activities,
+    clinic_insurances,
+    clinic_locations,
+    clinic_relations,
+)
+
 
 class EntityRepository:
     """Replaces an instance's key entities as a whole (one statement per table)."""
@@ -123,6 +231,45 @@ class PortalRepository:
             .order_by(c.center_lid)
         )
         return self.connection.execute(query).mappings().all()
+
+    def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
+        return [
+            CenterRecord(
+                center_lid=row["center_lid"],
+                name=row["name"],
+                via_instance_id=int(row["via_instance_id"]),
+                via_instance_name=row["via_instance_name"],
+            )
+            for row in self.centers(portal_instance_id)
+        ]
+
+    def routed_through(self, via_instance_id: int) -> list[tuple[str, str]]:
+        """(portal name, CENTER_LID) of every center of another portal reached
+        through this instance's integration."""
+        c = portal_centers.c
+        query = (
+            select(instances.c.name, c.center_lid)
+            .join(instances, instances.c.id == c.portal_instance_id)
+            .where(c.via_instance_id == via_instance_id, c.portal_instance_id != via_instance_id)
+            .order_by(instances.c.name, c.center_lid)
+        )
+        return [(str(name), str(center)) for name, center in self.connection.execute(query).all()]
+
+    def remove(self, portal_instance_id: int, center_lid: str) -> bool:
+        """False when the portal had no such center."""
+        c = portal_centers.c
+        statement = delete(portal_centers).where(
+            c.portal_instance_id == portal_instance_id, c.center_lid == center_lid
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+    def remove_routed_through_itself(self, instance_id: int) -> int:
+        """The instance's own centers reached through its own integration."""
+        c = portal_centers.c
+        statement = delete(portal_centers).where(
+            c.portal_instance_id == instance_id, c.via_instance_id == instance_id
+        )
+        return int(self.connection.execute(statement).rowcount)
 
     def put(self, portal_instance_id: int, center_lid: str, name: str | None, via: int) -> None:
         c = portal_centers.c

@@ -8,20 +8,36 @@ claimers (one worker is the supported setup there).
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Update
 
 from ..domain.message import MessageStatus
 from .tables import instances, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+# Instances an operator switched off (``instances.disabled_at``): few or none.
+_DISABLED_INSTANCES = select(instances.c.id).where(instances.c.disabled_at.is_not(None))
 # What a provider may quote back: our random references, and (rows sent before
 # references existed) our numeric ids.
 REFERENCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -30,6 +46,128 @@ REFERENCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def new_reference() -> str:
     """96 random bits in hex: accepted by any gateway's reference field, never guessable."""
     return secrets.token_hex(12)
+
+
+def _due(now: Any) -> list[ColumnElement[bool]]:
+    """What makes a message claimable at ``now`` (a datetime or a bound parameter)."""
+    c = messages.c
+    return [
+        c.next_attempt_at <= now,
+        or_(c.expires_at.is_(None), c.expires_at > now),
+        or_(
+            c.status == MessageStatus.QUEUED.value,
+            and_(c.status == MessageStatus.SENDING.value, c.lease_until < now),
+        ),
+        # A disabled instance sends nothing: its messages wait, queued.
+        c.instance_id.not_in(_DISABLED_INSTANCES),
+    ]
+
+
+def _array(name: str, column: str) -> ColumnElement[Any]:
+    """A bound list, cast to an array of ``column``'s type (an array of only NULLs
+    would otherwise be text[])."""
+    return cast(bindparam(name), postgresql.ARRAY(messages.c[column].type))
+
+
+# The worker's statements on PostgreSQL, built once: their values are bound
+# parameters, so SQLAlchemy neither rebuilds them nor recomputes their cache
+# key on every batch.
+_LOCK_DUE = (
+    select(
+        messages.c.id,
+        messages.c.channel,
+        messages.c.reference,
+        instances.c.name,
+        instances.c.email_from,
+        instances.c.email_reply_to,
+    )
+    .join_from(messages, instances, messages.c.instance_id == instances.c.id)
+    .where(*_due(bindparam("_now")))
+    .order_by(messages.c.next_attempt_at, messages.c.id)
+    .limit(bindparam("_limit"))
+    .with_for_update(skip_locked=True, of=messages)
+)
+_STAMPS = (
+    func.unnest(
+        _array("_ids", "id"), _array("_providers", "provider"), _array("_refs", "reference")
+    )
+    .table_valued("row_id", "provider", "reference")
+    .render_derived(name="stamps")
+)
+_CLAIM_LOCKED = (
+    update(messages)
+    .where(messages.c.id == _STAMPS.c.row_id)
+    .values(
+        status=MessageStatus.SENDING.value,
+        claimed_by=bindparam("_worker"),
+        lease_until=bindparam("_lease_until"),
+        attempts=messages.c.attempts + 1,
+        updated_at=bindparam("_now"),
+        provider=_STAMPS.c.provider,
+        reference=_STAMPS.c.reference,
+    )
+    .returning(*messages.c)
+)
+
+
+@functools.cache
+def _finish_from_arrays(keys: tuple[str, ...]) -> Update:
+    """``finish`` for a group of messages sharing the columns ``keys``: one UPDATE
+    ... FROM unnest(one array per column), returning the ids it finished."""
+    c = messages.c
+    given = (
+        func.unnest(_array("_row_ids", "id"), *(_array(f"_new_{key}", key) for key in keys))
+        .table_valued("row_id", *keys)
+        .render_derived(name="given")
+    )
+    return (
+        update(messages)
+        .where(
+            c.id == given.c.row_id,
+            c.claimed_by == bindparam("_worker"),
+            c.status == MessageStatus.SENDING.value,
+        )
+        .values({**{key: given.c[key] for key in keys}, "lease_until": None})
+        .returning(c.id)
+    )
+
+
+# "gave up after 5 attempts: HTTP 503" and "... 3 attempts: HTTP 503" are one reason.
+_GAVE_UP = re.compile(r"^gave up after \d+ attempts: ")
+_REASON_LENGTH = 120
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """Messages waiting for one provider from one instance on one channel.
+
+    ``provider`` is None for messages no worker has claimed yet: the route
+    (instance, channel) decides where they will go. ``due`` counts queued
+    messages whose time has come; ``oldest_due_at`` is the earliest of their
+    due times, so ``now - oldest_due_at`` is how long the queue is behind.
+    """
+
+    provider: str | None
+    instance_id: int
+    channel: str
+    queued: int
+    sending: int
+    due: int
+    oldest_due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    provider: str | None
+    reason: str
+    count: int
+
+
+def failure_reason(last_error: str | None) -> str:
+    """The reason a failure is counted under: the attempt count left out, cut short."""
+    if not last_error:
+        return "unknown"
+    return _GAVE_UP.sub("", last_error)[:_REASON_LENGTH]
 
 
 @dataclass(frozen=True)
@@ -134,14 +272,7 @@ class MessageRepository:
         c = messages.c
         due = (
             select(c.id)
-            .where(
-                c.next_attempt_at <= now,
-                or_(c.expires_at.is_(None), c.expires_at > now),
-                or_(
-                    c.status == MessageStatus.QUEUED.value,
-                    and_(c.status == MessageStatus.SENDING.value, c.lease_until < now),
-                ),
-            )
+            .where(*_due(now))
             .order_by(c.next_attempt_at, c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -175,39 +306,101 @@ class MessageRepository:
         claimed.sort(key=lambda row: (row["next_attempt_at"], row["id"]))
         return claimed
 
-    def stamp_claimed(self, worker: str, providers: Mapping[int, str | None]) -> dict[int, str]:
+    def claim_for_sending(
+        self,
+        now: datetime,
+        worker: str,
+        lease_until: datetime,
+        limit: int,
+        route: Callable[[str, str], str | None],
+    ) -> list[dict[str, Any]]:
+        """``claim`` and ``stamp_claimed`` at once: each row comes back with its
+        ``provider`` (``route(instance name, channel)``) and ``reference`` set.
+
+        On PostgreSQL that is two statements whatever the batch: a SELECT ...
+        FOR UPDATE SKIP LOCKED of the due messages (their instance joined), then
+        one UPDATE ... FROM unnest(ids, providers, references) that claims and
+        stamps them, leaving one new row version per message instead of two.
+        """
+        if self.connection.dialect.name != "postgresql":
+            claimed = self.claim(now, worker, lease_until, limit)
+            providers = {
+                int(row["id"]): route(row["instance_name"], row["channel"]) for row in claimed
+            }
+            references = self.stamp_claimed(
+                worker, providers, {int(row["id"]): row["reference"] for row in claimed}
+            )
+            for row in claimed:
+                row["provider"] = providers[int(row["id"])]
+                row["reference"] = references[int(row["id"])]
+            return claimed
+        locked = self.connection.execute(_LOCK_DUE, {"_now": now, "_limit": limit}).all()
+        if not locked:
+            return []
+        owners = {int(row.id): row for row in locked}
+        params = {
+            "_now": now,
+            "_worker": worker,
+            "_lease_until": lease_until,
+            "_ids": list(owners),
+            "_providers": [route(row.name, row.channel) for row in locked],
+            "_refs": [row.reference or new_reference() for row in locked],
+        }
+        claimed = [dict(row) for row in self.connection.execute(_CLAIM_LOCKED, params).mappings()]
+        for row in claimed:
+            owner = owners[int(row["id"])]
+            row["instance_name"] = owner.name
+            row["email_from"] = owner.email_from
+            row["email_reply_to"] = owner.email_reply_to
+        claimed.sort(key=lambda row: (row["next_attempt_at"], row["id"]))
+        return claimed
+
+    def stamp_claimed(
+        self,
+        worker: str,
+        providers: Mapping[int, str | None],
+        references: Mapping[int, str | None] | None = None,
+    ) -> dict[int, str]:
         """Record which provider each claimed message goes to, before it is handed over,
         and give a reference to rows queued before references existed.
 
         Receipts and answers are then accepted only from that provider. Returns
-        every message's reference.
+        every message's reference. ``references`` (what ``claim`` returned, by
+        id) spares reading them again: then one UPDATE per provider is all,
+        whatever the number of messages.
         """
         if not providers:
             return {}
         c = messages.c
         ids = sorted(providers)
-        missing = self.connection.execute(
-            select(c.id).where(c.id.in_(ids), c.reference.is_(None))
-        ).scalars()
-        for message_id in missing:
+        if references is None:
+            query = select(c.id, c.reference).where(c.id.in_(ids))
+            references = {int(row_id): ref for row_id, ref in self.connection.execute(query).all()}
+        known = {message_id: ref for message_id, ref in references.items() if ref}
+        missing = [message_id for message_id in ids if message_id not in known]
+        if missing:
+            fresh = {message_id: new_reference() for message_id in missing}
             self.connection.execute(
-                update(messages).where(c.id == message_id).values(reference=new_reference())
+                update(messages)
+                .where(c.id == bindparam("_row_id"))
+                .values(reference=bindparam("_reference")),
+                [{"_row_id": mid, "_reference": ref} for mid, ref in fresh.items()],
             )
-        self.connection.execute(
-            update(messages)
-            .where(
-                c.id == bindparam("row_id"),
-                c.claimed_by == worker,
-                c.status == MessageStatus.SENDING.value,
+            known.update(fresh)
+        by_provider: dict[str | None, list[int]] = {}
+        for message_id, provider in providers.items():
+            by_provider.setdefault(provider, []).append(message_id)
+        for provider, message_ids in by_provider.items():
+            self.connection.execute(
+                update(messages)
+                .where(
+                    c.id.in_(sorted(message_ids)),
+                    c.claimed_by == worker,
+                    c.status == MessageStatus.SENDING.value,
+                )
+                .values(provider=provider)
             )
-            .values(provider=bindparam("provider_name")),
-            [
-                {"row_id": message_id, "provider_name": provider}
-                for message_id, provider in providers.items()
-            ],
-        )
-        query = select(c.id, c.reference).where(c.id.in_(ids))
-        return {int(row_id): str(ref) for row_id, ref in self.connection.execute(query).all()}
+        return {message_id: known[message_id] for message_id in ids}
 
     def finish(self, message_id: int, worker: str, values: dict[str, Any]) -> bool:
         """Record a send attempt's outcome, only if this worker still holds the message.
@@ -228,39 +421,65 @@ class MessageRepository:
         return bool(self.connection.execute(statement).rowcount)
 
     def finish_many(self, worker: str, outcomes: Sequence[tuple[int, dict[str, Any]]]) -> set[int]:
-        """``finish`` for many messages: one executemany UPDATE per shape of values
-        (all sent: one statement), instead of one statement and transaction each.
+        """``finish`` for many messages: one statement per shape of values (all
+        sent: one statement), instead of one statement and transaction each.
+
+        On PostgreSQL the statement is one ``UPDATE ... FROM unnest(arrays)``:
+        one parse and one plan for the whole group, and ``RETURNING`` says
+        exactly which rows were ours. Elsewhere it is an executemany.
 
         Returns the ids that may not have been finished (a receipt got there
-        first, or the lease ran out); empty when the driver counts the rows of an
-        executemany and all were ours. The caller treats those as ``finish``
-        answering False.
+        first, or the lease ran out); empty when all were ours. The caller
+        treats those as ``finish`` answering False.
         """
-        c = messages.c
         shapes: dict[tuple[str, ...], list[tuple[int, dict[str, Any]]]] = {}
         for message_id, values in outcomes:
             shapes.setdefault(tuple(sorted(values)), []).append((message_id, values))
         unsure: set[int] = set()
         for keys, group in shapes.items():
-            # Bound names differ from the column names: SQLAlchemy reserves those in SET.
-            statement = (
-                update(messages)
-                .where(
-                    c.id == bindparam("_row_id"),
-                    c.claimed_by == worker,
-                    c.status == MessageStatus.SENDING.value,
-                )
-                .values({**{key: bindparam(f"_new_{key}") for key in keys}, "lease_until": None})
-            )
-            params = [
-                {"_row_id": message_id, **{f"_new_{key}": values[key] for key in keys}}
-                for message_id, values in group
-            ]
-            result = self.connection.execute(statement, params)
-            sane = self.connection.dialect.supports_sane_multi_rowcount
-            if not sane or result.rowcount != len(group):
-                unsure.update(message_id for message_id, _ in group)
+            if self.connection.dialect.name == "postgresql":
+                finished = self._finish_from_arrays(worker, keys, group)
+                unsure.update(message_id for message_id, _ in group if message_id not in finished)
+            else:
+                unsure.update(self._finish_each(worker, keys, group))
         return unsure
+
+    def _finish_from_arrays(
+        self, worker: str, keys: tuple[str, ...], group: Sequence[tuple[int, dict[str, Any]]]
+    ) -> set[int]:
+        params: dict[str, Any] = {
+            "_worker": worker,
+            "_row_ids": [message_id for message_id, _ in group],
+        }
+        for key in keys:
+            params[f"_new_{key}"] = [values[key] for _, values in group]
+        result = self.connection.execute(_finish_from_arrays(keys), params)
+        return {int(row_id) for row_id in result.scalars()}
+
+    def _finish_each(
+        self, worker: str, keys: tuple[str, ...], group: Sequence[tuple[int, dict[str, Any]]]
+    ) -> set[int]:
+        """One executemany; the ids it may not have finished."""
+        c = messages.c
+        # Bound names differ from the column names: SQLAlchemy reserves those in SET.
+        statement = (
+            update(messages)
+            .where(
+                c.id == bindparam("_row_id"),
+                c.claimed_by == worker,
+                c.status == MessageStatus.SENDING.value,
+            )
+            .values({**{key: bindparam(f"_new_{key}") for key in keys}, "lease_until": None})
+        )
+        params = [
+            {"_row_id": message_id, **{f"_new_{key}": values[key] for key in keys}}
+            for message_id, values in group
+        ]
+        result = self.connection.execute(statement, params)
+        sane = self.connection.dialect.supports_sane_multi_rowcount
+        if sane and result.rowcount == len(group):
+            return set()
+        return {message_id for message_id, _ in group}
 
     def remember_provider_ids(self, provider_ids: Mapping[int, tuple[str, str]]) -> None:
         """``remember_provider_id`` for many messages ({id: (provider, provider id)}),
@@ -357,3 +576,121 @@ class MessageRepository:
             update(messages).where(c.id == message_id, c.status == from_status).values(**values)
         )
         return bool(self.connection.execute(statement).rowcount)
+
+    def get(self, instance_id: int, message_id: int) -> RowMapping | None:
+        """One message of one instance (another instance's id finds nothing)."""
+        query = select(messages).where(
+            messages.c.instance_id == instance_id, messages.c.id == message_id
+        )
+        return self.connection.execute(query).mappings().first()
+
+    def requeue_failed(self, message_id: int, now: datetime) -> bool:
+        """FAILED back to QUEUED, due ``now``, with a fresh round of attempts.
+
+        The reference (the providers' idempotency key) is left as it is, and so
+        is ``last_error`` until the next attempt says otherwise. Compare-and-set
+        on FAILED: False if the message moved meanwhile.
+        """
+        c = messages.c
+        statement = (
+            update(messages)
+            .where(c.id == message_id, c.status == MessageStatus.FAILED.value)
+            .values(
+                status=MessageStatus.QUEUED.value,
+                next_attempt_at=now,
+                attempts=0,
+                failed_at=None,
+                lease_until=None,
+                claimed_by=None,
+                updated_at=now,
+            )
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+    def cancel_queued(self, message_id: int, now: datetime, reason: str) -> bool:
+        """QUEUED to CANCELLED; False if a worker claimed it (or it moved) meanwhile.
+
+        The status check is in the UPDATE itself: on PostgreSQL a claim that
+        commits first makes this statement see SENDING and change nothing.
+        """
+        c = messages.c
+        statement = (
+            update(messages)
+            .where(c.id == message_id, c.status == MessageStatus.QUEUED.value)
+            .values(
+                status=MessageStatus.CANCELLED.value,
+                last_error=reason,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+    def queue_depth_by_provider(
+        self, now: datetime, instance_ids: Iterable[int] | None = None
+    ) -> list[QueueDepth]:
+        """Queued and in-flight messages per (provider, instance, channel), one
+        statement read off the (status, next_attempt_at) index.
+
+        ``instance_ids`` narrows to those instances (None: all of them).
+        """
+        c = messages.c
+        is_due = and_(
+            c.status == MessageStatus.QUEUED.value,
+            c.next_attempt_at <= now,
+            or_(c.expires_at.is_(None), c.expires_at > now),
+        )
+        query = select(
+            c.provider,
+            c.instance_id,
+            c.channel,
+            func.count().label("queued"),
+            func.sum(case((c.status == MessageStatus.SENDING.value, 1), else_=0)).label("sending"),
+            func.sum(case((is_due, 1), else_=0)).label("due"),
+            func.min(case((is_due, c.next_attempt_at), else_=None)).label("oldest_due_at"),
+        ).where(c.status.in_(_CLAIMABLE))
+        if instance_ids is not None:
+            query = query.where(c.instance_id.in_(sorted(set(instance_ids))))
+        query = query.group_by(c.provider, c.instance_id, c.channel)
+        rows = self.connection.execute(query).mappings().all()
+        out = [
+            QueueDepth(
+                provider=row["provider"],
+                instance_id=int(row["instance_id"]),
+                channel=row["channel"],
+                queued=int(row["queued"]),
+                sending=int(row["sending"] or 0),
+                due=int(row["due"] or 0),
+                oldest_due_at=row["oldest_due_at"],
+            )
+            for row in rows
+        ]
+        out.sort(key=lambda q: (q.provider or "", q.instance_id, q.channel))
+        return out
+
+    def failures_by_reason(
+        self, since: datetime, instance_ids: Iterable[int] | None = None
+    ) -> list[FailureCount]:
+        """Messages that ended FAILED since ``since``, counted per provider and
+        reason (``failure_reason``), most frequent first.
+
+        Reasons are the senders' own texts, which never quote the recipient
+        (the senders redact it before anything is stored).
+        """
+        c = messages.c
+        query = select(c.provider, c.last_error, func.count().label("n")).where(
+            c.status == MessageStatus.FAILED.value, c.failed_at >= since
+        )
+        if instance_ids is not None:
+            query = query.where(c.instance_id.in_(sorted(set(instance_ids))))
+        query = query.group_by(c.provider, c.last_error)
+        counts: dict[tuple[str | None, str], int] = {}
+        for provider, last_error, n in self.connection.execute(query).all():
+            key = (provider, failure_reason(last_error))
+            counts[key] = counts.get(key, 0) + int(n)
+        return [
+            FailureCount(provider, reason, n)
+            for (provider, reason), n in sorted(
+                counts.items(), key=lambda item: (-item[1], item[0][0] or "", item[0][1])
+            )
+        ]

@@ -4,6 +4,7 @@ and the queue of cancellations to forward to clinics."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +13,10 @@ from sqlalchemy import (
     RowMapping,
     and_,
     bindparam,
+    case,
     delete,
     desc,
+    func,
     insert,
     or_,
     select,
@@ -24,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .tables import (
     answer_link_uses,
     clinic_callbacks,
+    instances,
     messages,
     reminder_events,
     reminder_links,
@@ -186,7 +190,15 @@ class ReminderRepository:
     def due(self, now: datetime, limit: int) -> Sequence[RowMapping]:
         query = (
             select(reminders)
-            .where(reminders.c.status == "PLANNED", reminders.c.due_at <= now)
+            .where(
+                reminders.c.status == "PLANNED",
+                reminders.c.due_at <= now,
+                # A disabled instance's reminders stay planned; once it is on
+                # again, those whose appointment is past are skipped as usual.
+                reminders.c.instance_id.not_in(
+                    select(instances.c.id).where(instances.c.disabled_at.is_not(None))
+                ),
+            )
             .order_by(reminders.c.due_at, reminders.c.id)
             .limit(limit)
         )
@@ -285,9 +297,97 @@ class EventRepository:
         return self.connection.execute(query).mappings().all()
 
 
+@dataclass(frozen=True)
+class CallbackSummary:
+    """An instance's queue of calls to its clinic: ``retried`` are pending ones
+    that failed at least once; ``oldest_pending_at`` is when the oldest pending
+    one was queued."""
+
+    pending: int
+    due: int
+    retried: int
+    failed: int
+    done: int
+    oldest_pending_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallbackRecord:
+    """One queued call to the clinic, without the patient's id (USER_LID)."""
+
+    id: int
+    reservation_id: int
+    app_lid: str
+    action: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 class CallbackRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def summary(self, instance_id: int, now: datetime) -> CallbackSummary:
+        """Counts by state in one statement."""
+        c = clinic_callbacks.c
+        pending = c.status == "PENDING"
+        query = select(
+            func.sum(case((pending, 1), else_=0)),
+            func.sum(case((and_(pending, c.next_attempt_at <= now), 1), else_=0)),
+            func.sum(case((and_(pending, c.attempts > 0), 1), else_=0)),
+            func.sum(case((c.status == "FAILED", 1), else_=0)),
+            func.sum(case((c.status == "DONE", 1), else_=0)),
+            func.min(case((pending, c.created_at), else_=None)),
+        ).where(c.instance_id == instance_id)
+        row = self.connection.execute(query).one()
+        return CallbackSummary(
+            pending=int(row[0] or 0),
+            due=int(row[1] or 0),
+            retried=int(row[2] or 0),
+            failed=int(row[3] or 0),
+            done=int(row[4] or 0),
+            oldest_pending_at=row[5],
+        )
+
+    def open_records(self, instance_id: int, limit: int) -> list[CallbackRecord]:
+        """Pending and failed calls, the most recently touched first."""
+        c = clinic_callbacks.c
+        query = (
+            select(
+                c.id,
+                c.reservation_id,
+                c.app_lid,
+                c.action,
+                c.status,
+                c.attempts,
+                c.next_attempt_at,
+                c.last_error,
+                c.created_at,
+                c.updated_at,
+            )
+            .where(c.instance_id == instance_id, c.status.in_(("PENDING", "FAILED")))
+            .order_by(c.updated_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        return [
+            CallbackRecord(
+                id=int(row["id"]),
+                reservation_id=int(row["reservation_id"]),
+                app_lid=row["app_lid"],
+                action=row["action"],
+                status=row["status"],
+                attempts=int(row["attempts"]),
+                next_attempt_at=row["next_attempt_at"],
+                last_error=row["last_error"],
+                created_at=row["created_at"],
+                updated_at=row["updated_at"],
+            )
+            for row in self.connection.execute(query).mappings()
+        ]
 
     def exists(self, instance_id: int, reservation_id: int, action: str) -> bool:
         c = clinic_callbacks.c

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 
 from ..domain.reservation import FIELDS
@@ -102,6 +104,16 @@ reservations = Table(
     # index did.
     Index("ix_reservations_instance_date_seq", "instance_id", "app_date", "change_seq"),
     Index("ix_reservations_instance_resource_date", "instance_id", "resource_lid", "app_date"),
+    # The search by the patient's number or address (services/search.py): the
+    # numbers and the address messages go to (SMS, calls, e-mail).
+    Index("ix_reservations_instance_mobile", "instance_id", "user_mobile_phone"),
+    Index("ix_reservations_instance_landline", "instance_id", "user_landline_phone"),
+)
+# Addresses are compared without regard to case (services/search.py).
+Index(
+    "ix_reservations_instance_email",
+    reservations.c.instance_id,
+    func.lower(reservations.c.user_email),
 )
 
 RESERVATION_FIELD_COLUMNS: tuple[str, ...] = tuple(s.name.lower() for s in FIELDS)
@@ -149,6 +161,14 @@ messages = Table(
     Index("ix_messages_provider_message_id", "provider", "provider_message_id"),
     Index("ix_messages_reference", "reference", unique=True),
     Index("ix_messages_provider_recipient", "provider", "recipient"),
+    # Recent failures (the back office's outbox health, failure metrics) without
+    # reading every message that ever failed; partial, so sends pay nothing for it.
+    Index(
+        "ix_messages_failed_at",
+        "failed_at",
+        postgresql_where=text("failed_at IS NOT NULL"),
+        sqlite_where=text("failed_at IS NOT NULL"),
+    ),
 )
 
 # How an instance reaches its clinic's own web services (guide A.4, B.2), and
@@ -309,6 +329,9 @@ reminder_events = Table(
     Column("event", String(32), nullable=False),
     Column("detail", String(1000)),
     Column("at", DateTime, nullable=False),
+    # The outbox message the event is about (a reminder queued, an acknowledgement
+    # sent after an answer), so a reservation's page lists every message it caused.
+    Column("message_id", BigInteger),
     Index("ix_reminder_events_instance_reservation", "instance_id", "reservation_id"),
 )
 
@@ -368,4 +391,74 @@ reply_questions = Table(
     Column("reminder_ids", String(500), nullable=False),
     Column("created_at", DateTime, nullable=False),
     Index("ix_reply_questions_provider_recipient", "provider", "recipient", "created_at"),
+)
+
+# What operators did in the back office, and whether it was allowed: who, when,
+# on which instance, which action, on what (an internal id), and the outcome.
+# Names are copied, not referenced, so the trail outlives a removed operator or
+# instance; nothing here is patient data (no recipients, names or texts).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("operator_id", Integer),
+    Column("operator_name", String(64), nullable=False),
+    Column("instance_id", Integer),
+    Column("instance_name", String(64)),
+    Column("action", String(32), nullable=False),
+    Column("target_kind", String(32)),
+    Column("target_id", BigInteger),
+    Column("outcome", String(16), nullable=False),  # DONE, REFUSED
+    Column("detail", String(500)),
+    # The per-instance page of the trail, newest first (keyset on id).
+    Index("ix_audit_log_instance_id", "instance_id", "id"),
+    # What was done to one message (its page in the back office).
+    Index("ix_audit_log_target", "target_kind", "target_id"),
+)
+
+# Every change a reservation went through, one row per change-sequence number:
+# the columns the change wrote (JSON: all of them when the HIS sends the
+# appointment, only the status and answer when a patient answers), so the back
+# office can show what changed, when and by whom. Written in the same
+# transaction as the change, with one bulk INSERT per batch.
+reservation_changes = Table(
+    "reservation_changes",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("change_seq", BigInteger, primary_key=True),
+    # No foreign key: checking one per row would cost every batch a lookup.
+    Column("reservation_id", BigInteger, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+    Column("changed_by", String(16), nullable=False),  # a domain.reservation.ChangedBy value
+    Column("created", Boolean, nullable=False),  # the change that created the reservation
+    Column("fields", Text, nullable=False),
+    Index("ix_reservation_changes_reservation", "reservation_id", "change_seq"),
+)
+
+# Back-office operators: people of the platform, not the HIS's SOAP users. An
+# operator sees every instance (``all_instances``) or only those granted.
+operators = Table(
+    "operators",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("all_instances", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+operator_instances = Table(
+    "operator_instances",
+    metadata,
+    Column(
+        "operator_id", Integer, ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("granted_at", DateTime, nullable=False),
 )

@@ -7,16 +7,25 @@ values (``?wsdl`` stays, ``?t=...`` becomes ``?t=-``), in every atom that
 holds them (``%(r)s``, ``%(U)s``, ``%(q)s`` and the environ atoms), so the log
 format may use any of them. ``gunicorn.conf.py`` and ``tuotempo-soap serve``
 set it as ``logger_class``.
+
+With JSON log lines (``TUOTEMPO_LOG_FORMAT``, ``observability.logs``) each
+request is one JSON object instead of ``access_log_format``: the same cleaned
+request line, status, size and duration, and the request's id, instance,
+operation and faultcode, the fields the application's own lines carry.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
+import traceback
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gunicorn.glogging import Logger
+
+from ..config import Settings
+from ..observability import context, logs
 
 SECRET_ROUTES = {"/answer/": "/answer/<token>"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
@@ -53,7 +62,58 @@ def loggable_uri(uri: str) -> str:
     return f"{shown}?{loggable_query(query)}" if query else shown
 
 
+def _format_before_the_app() -> str:
+    """The log format until the application sets it (gunicorn sets its handlers
+    up before it loads the application): the setting, else JSON."""
+    try:
+        return Settings.from_env().log_format or "json"
+    except ValueError:  # the application will say what is wrong, in its own words
+        return "json"
+
+
 class AccessLogger(Logger):
+    _fallback_format = "json"
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self._fallback_format = _format_before_the_app()
+        logs.adopt_gunicorn_handlers(self._fallback_format)
+
+    def access(
+        self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta
+    ) -> None:
+        if (logs.current_format() or self._fallback_format) != "json":
+            super().access(resp, req, environ, request_time)
+            return
+        enabled = getattr(self, "access_log_enabled", None)  # gunicorn 23+
+        if enabled is None:
+            enabled = bool(self.cfg.accesslog or self.cfg.logconfig or self.cfg.syslog)
+        if not enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        request = environ.get(context.ENVIRON_KEY)
+        status = str(atoms.get("s") or "-")
+        fields: dict[str, Any] = {
+            "method": str(environ.get("REQUEST_METHOD") or "-"),
+            "path": loggable_path(str(environ.get("PATH_INFO") or "")),
+            "status": int(status) if status.isdigit() else status,
+            "bytes": atoms.get("B"),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "remote": atoms.get("h"),
+        }
+        query = loggable_query(str(environ.get("QUERY_STRING") or ""))
+        if query:
+            fields["query"] = query
+        if isinstance(request, context.RequestContext) and request.fault:
+            fields["fault"] = request.fault
+        # The request's id, instance and operation come with the record, as
+        # for every line logged while it was answered.
+        with context.activated(request if isinstance(request, context.RequestContext) else None):
+            try:
+                self.access_log.info("%s %s", atoms["r"], status, extra=fields)
+            except Exception:  # as gunicorn's own: a log problem never fails the request
+                self.error(traceback.format_exc())
+
     def atoms(
         self, resp: Any, req: Any, environ: dict[str, Any], request_time: datetime.timedelta
     ) -> dict[str, Any]:

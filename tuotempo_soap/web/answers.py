@@ -33,6 +33,7 @@ from ..dispatch.config import DispatchConfig
 from ..dispatch.receipts import verify_receipt
 from ..domain.formats import format_date, format_time
 from ..errors import TuotempoError
+from ..observability import metrics
 from ..services import answers
 from ..services.links import LinkError, LinkSigner
 from ..store.engine import Store
@@ -93,8 +94,11 @@ def inbound(
     settings = dispatch.receipt_settings(provider)
     if settings is None:
         return _error("404 Not Found", "no inbound for this provider")
+    # Answers that never reach the service are counted here (what does is
+    # counted there, by its outcome).
     body = _body(environ)
     if body is None:
+        metrics.count_answer(kind, "invalid")
         return _error("413 Payload Too Large", "too large")
     try:
         # This provider's own credentials: another provider's secret or signature
@@ -102,13 +106,16 @@ def inbound(
         verify_receipt(settings, _headers(environ), body)
         fields = _fields(body, str(environ.get("CONTENT_TYPE") or ""))
     except TuotempoError as exc:
+        metrics.count_answer(kind, "refused")
         log.warning("inbound %s from %s refused: %s", kind, provider, exc.code)
         return _error("401 Unauthorized", exc.message, exc.field)
     except ValueError:
+        metrics.count_answer(kind, "invalid")
         return _error("400 Bad Request", "unreadable body")
     if kind == "sms":
         sender, text = _first(fields, _FROM), _first(fields, _TEXT)
         if not sender or text is None:
+            metrics.count_answer(kind, "invalid")
             return _error("400 Bad Request", "from and text are required", "from")
         result = answers.sms_reply(
             store,
@@ -121,8 +128,10 @@ def inbound(
     else:
         reference, digits = fields.get("reference"), fields.get("digits") or fields.get("digit")
         if not reference or digits is None:
+            metrics.count_answer(kind, "invalid")
             return _error("400 Bad Request", "reference and digits are required", "reference")
         if not REFERENCE_PATTERN.fullmatch(reference):
+            metrics.count_answer(kind, "invalid")
             return _error("400 Bad Request", "reference is not one we sent", "reference")
         result = answers.voice_answer(store, provider, reference, digits)
     log.info("inbound %s via %s: %s", kind, provider, result.outcome)
@@ -238,6 +247,8 @@ def answer_page(
     try:
         link = signer.read(token, max_age_seconds=LINK_MAX_AGE)
     except LinkError as exc:
+        if method == "POST":  # an answer refused (a GET only shows the page)
+            metrics.count_answer("email", "invalid")
         return _page("Link not valid", f"<p>{html.escape(exc.reason)}.</p>", "404 Not Found")
     found = answers.appointments_of(store, link.reminder_id)
     if found is None:
@@ -251,6 +262,7 @@ def answer_page(
             return _page(title, "<p>The request is too large.</p>", "413 Payload Too Large")
         given = parse_qs(form.decode("utf-8", "replace")).get("form_token", [None])[0]
         if not _same_origin(environ, public_url) or not signer.form_token_ok(token, given):
+            metrics.count_answer("email", "refused")
             log.warning("answer link POST refused: foreign origin or no valid form token")
             return _page(
                 title, "<p>Please use the button on the page the link opens.</p>", "403 Forbidden"

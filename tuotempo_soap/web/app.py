@@ -9,7 +9,6 @@ import logging
 import socket
 import sys
 import traceback
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +17,8 @@ from .. import clock
 from ..config import Settings
 from ..dispatch.config import DispatchConfig, load_dispatch_config
 from ..errors import StoreUnavailableError, TuotempoError
+from ..observability import context as request_context
+from ..observability import logs, metrics
 from ..services.links import LinkSigner, secret_key
 from ..soap import TNS
 from ..soap.application import build_soap_wsgi, build_wsdl
@@ -33,7 +34,9 @@ from ..soap.runtime import Runtime
 from ..soap.wsdl import with_location
 from ..store.bootstrap import open_store
 from ..store.engine import Store
+from .admin import build_admin
 from .answers import answer_page, inbound
+from .metrics import MetricsEndpoint
 from .proxy import TrustedProxies
 from .receipts import encode, handle_receipt
 
@@ -49,10 +52,10 @@ log = logging.getLogger(__name__)
 _PAYLOAD_LOGGERS = ("sqlalchemy", "zeep")
 
 
-def configure_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def configure_logging(level: str, log_format: str | None = None) -> None:
+    """Our loggers at ``level``, every line as ``log_format`` (json, the
+    default, or text: ``observability.logs``)."""
+    logs.configure(level, log_format or "json")
     logging.getLogger("tuotempo_soap").setLevel(level)
     for name in _PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -78,6 +81,12 @@ class TuotempoApp:
             else None
         )
         self.wsdl = build_wsdl()
+        # The back office (web/admin/): it shares the SOAP side's password-guessing
+        # defence, so one process bounds all its Argon2 checks together.
+        self.admin = build_admin(
+            settings, store, self.soap.app.runtime.auth_guard, dispatch.provider_name_for
+        )
+        self.metrics = MetricsEndpoint(settings, store, dispatch)
         if settings.public_url is None and not demo:
             log.warning(
                 "TUOTEMPO_PUBLIC_URL is not set: the WSDL gives the address this server "
@@ -85,10 +94,25 @@ class TuotempoApp:
             )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
-        if path.rstrip("/") == "/soap":
-            return self._soap(environ, start_response)
-        return _answer_errors(self._web, environ, start_response)
+        # The request's id: in every log line written while answering it, in the
+        # access log, as a fault's reference, and sent back on every answer.
+        request, token = request_context.begin(environ)
+
+        def with_request_id(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            headers = [*headers, (request_context.REQUEST_ID_HEADER, request.request_id)]
+            return start_response(status, headers, exc_info)
+
+        try:
+            path = environ.get("PATH_INFO", "") or "/"
+            if path.rstrip("/") == "/soap":
+                return self._soap(environ, with_request_id)
+            if path == "/admin" or path.startswith("/admin/"):
+                return self.admin(environ, with_request_id)  # its own HTML error pages
+            return _answer_errors(self._web, environ, with_request_id)
+        finally:
+            request_context.end(token)
 
     def _web(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Everything but SOAP: inbound traffic, answer pages, health (``_answer_errors``
@@ -113,6 +137,10 @@ class TuotempoApp:
             return _reply(start_response, status, "application/json", encode(body))
         if path == "/healthz":
             return self._health(start_response)
+        if path == "/metrics":
+            scrape = self.metrics(environ)
+            if scrape is not None:  # else: as for any unknown path, for this peer
+                return _reply(start_response, *scrape)
         if path == "/":
             return _reply(
                 start_response,
@@ -123,9 +151,22 @@ class TuotempoApp:
         return _json(start_response, "404 Not Found", {"result": "error", "reason": "not found"})
 
     def _soap(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Answer on /soap, counted once: operation, faultcode and time taken,
+        as the engines and ``soap/faults.py`` noted them on the request."""
+        try:
+            return self._answer_soap(environ, start_response)
+        finally:
+            request = request_context.current()
+            if request is not None:
+                metrics.observe_soap_request(request.operation, request.fault, request.seconds())
+
+    def _answer_soap(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method in ("GET", "HEAD"):
             if "wsdl" in {key.lower() for key in parse_qs(environ.get("QUERY_STRING", ""), True)}:
+                request_context.note_operation("wsdl")
                 return _reply(
                     start_response, "200 OK", XML, with_location(self.wsdl, self._url(environ))
                 )
@@ -255,7 +296,7 @@ def _answer_errors(
         log.info("%s: unreadable request (%s)", route, type(exc).__name__)
         status, reason, extra = "400 Bad Request", _UNREADABLE, {}
     except Exception as exc:
-        reference = uuid.uuid4().hex[:12]
+        reference = request_context.reference()
         log.error(
             "unexpected %s on %s (reference %s)\n%s",
             type(exc).__name__,
@@ -363,7 +404,8 @@ def create_app(settings: Settings | None = None, *, demo: bool = False) -> Tuote
     """The application; ``demo`` (``serve --demo`` only) lets the WSDL take its
     endpoint from the request's Host when no public URL is configured."""
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level)
+    # Unset: JSON lines (gunicorn.conf.py, production), plain text for ``serve --demo``.
+    configure_logging(settings.log_level, settings.log_format or ("text" if demo else "json"))
     clock.configure(settings.clock_file)
     dispatch = load_dispatch_config(settings.senders_file, settings.data_dir)
     app_class = ProxiedTuotempoApp if settings.trusted_proxy_hops else TuotempoApp

@@ -15,6 +15,7 @@ from typing import Any
 from ..dispatch.config import DispatchConfig
 from ..dispatch.receipts import ReceiptState, parse_receipt
 from ..errors import TuotempoError
+from ..observability import metrics
 from ..services import messages
 from ..store.engine import Store
 
@@ -47,16 +48,22 @@ def handle_receipt(
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = MAX_RECEIPT_BYTES + 1
+    # Counted from here on only: ``provider`` is now a configured one, not
+    # whatever a request's path says.
     if length > MAX_RECEIPT_BYTES:
+        metrics.count_receipt(provider, "invalid")
         return "413 Payload Too Large", {"result": "error", "reason": "receipt too large"}
     body = environ["wsgi.input"].read(length) if length else b""
     try:
         receipt = parse_receipt(settings, _headers(environ), body)
     except TuotempoError as exc:
-        status = "401 Unauthorized" if exc.code.endswith("Unauthorized") else "400 Bad Request"
+        refused = exc.code.endswith("Unauthorized")
+        metrics.count_receipt(provider, "refused" if refused else "invalid")
+        status = "401 Unauthorized" if refused else "400 Bad Request"
         log.warning("receipt from %s refused: %s", provider, exc.code)
         return status, {"result": "error", "reason": exc.message}
     if receipt.state not in (ReceiptState.DELIVERED, ReceiptState.FAILED):
+        metrics.count_receipt(provider, "ignored")
         return "200 OK", {"result": "ignored", "reason": f"state {receipt.raw_status}"}
     outcome = messages.apply_receipt(
         store,
@@ -66,6 +73,7 @@ def handle_receipt(
         delivered=receipt.state is ReceiptState.DELIVERED,
         error=receipt.error,
     )
+    metrics.count_receipt(provider, outcome)
     log.info("receipt from %s: %s %s", provider, receipt.state.value, outcome)
     return "200 OK", {"result": outcome}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,12 +52,14 @@ class Pair:
 
     def send(self, case: Case) -> tuple[TestResponse, TestResponse]:
         answers = []
+        # The same request id for both: each answer echoes it in X-Request-ID.
+        request_id = f"differential-{secrets.token_hex(6)}"
         for app in (self.spyne, self.fast):
             answers.append(
                 Client(app).post(
                     "/soap",
                     data=case.body,
-                    headers=case.headers,
+                    headers={**case.headers, "X-Request-ID": request_id},
                     environ_overrides={"REMOTE_ADDR": case.address},
                 )
             )

@@ -58,3 +58,39 @@ def test_one_lookup_decides_as_two(region: str, expect_mobile: bool) -> None:
         assert normalise_phone(raw, region, expect_mobile=expect_mobile) == _reference(
             raw, region, expect_mobile
         ), raw
+
+
+def _e164_corpus() -> list[str]:
+    """E.164 strings of every region and type: examples, their last digits
+    changed, and with a national prefix or a zero put after the country code
+    (the numbers parse itself must decide), plus the non-geographic codes."""
+    rng = random.Random(164)
+    made = ["+0612345678", "+999123456", "+3", "+34", "+340", "+3461234567890123456"]
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefix = (metadata.national_prefix if metadata else None) or "0"
+        for kind in PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            code = example.country_code
+            national = phonenumbers.national_significant_number(example)
+            changed = national[:-2] + f"{rng.randrange(100):02d}"
+            made += [f"+{code}{national}", f"+{code}{changed}", f"+{code}{prefix}{national}"]
+            made += [f"+{code}0{changed}", f"+{code}{changed}0"]
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            made.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    return made
+
+
+@pytest.mark.parametrize("region", ["ES", "IT", "GB", "AR"])
+@pytest.mark.parametrize("expect_mobile", [True, False])
+def test_e164_input_decides_as_parse_does(region: str, expect_mobile: bool) -> None:
+    """Already-E.164 input skips parse's text handling; the answer is the same
+    for every region's numbers, valid or not, whatever the instance's country."""
+    for raw in _e164_corpus():
+        assert normalise_phone(raw, region, expect_mobile=expect_mobile) == _reference(
+            raw, region, expect_mobile
+        ), raw

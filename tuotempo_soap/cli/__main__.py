@@ -1,0 +1,5 @@
+"""``python -m tuotempo_soap.cli``: the same command as ``tuotempo-soap``."""
+
+from . import main
+
+main()

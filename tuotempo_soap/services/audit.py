@@ -1,0 +1,150 @@
+"""The back office's audit trail: who did what, when, on which instance, to
+which thing (an internal id), and whether it was done or refused.
+
+An ``Actor`` is the operator as a plain value: the back office's sign-in turns
+its operator into one, so the actions and the trail do not depend on how
+operators are stored. Nothing recorded here is patient data: targets are
+internal ids and details are our own wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from ..errors import ForbiddenError, RequestValidationError
+from ..store.audit import AuditEntry, AuditRepository, NewAuditEntry
+from ..store.engine import Store
+from .instances import utcnow
+
+MAX_PAGE = 200
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an operator's id and name, and the instances they may act on
+    (``None``: every instance)."""
+
+    id: int | None
+    name: str
+    instance_ids: frozenset[int] | None = None
+
+    @classmethod
+    def of(cls, id: int | None, name: str, instance_ids: Collection[int] | None) -> Actor:
+        return cls(id, name, None if instance_ids is None else frozenset(instance_ids))
+
+    def may_act_on(self, instance_id: int | None) -> bool:
+        if self.instance_ids is None:
+            return True
+        return instance_id is not None and instance_id in self.instance_ids
+
+    def check(self, instance_id: int) -> None:
+        if not self.may_act_on(instance_id):
+            raise ForbiddenError(
+                f"operator {self.name} may not act on instance {instance_id}", field="instance"
+            )
+
+
+class AuditAction(StrEnum):
+    MESSAGE_RETRY = "MESSAGE_RETRY"
+    MESSAGE_CANCEL = "MESSAGE_CANCEL"
+    CLINIC_POLL_NOW = "CLINIC_POLL_NOW"
+    INSTANCE_DISABLE = "INSTANCE_DISABLE"
+    INSTANCE_ENABLE = "INSTANCE_ENABLE"
+    # An operator asked to see a reservation's or a message's patient data unmasked.
+    PATIENT_DATA_SHOWN = "PATIENT_DATA_SHOWN"
+
+
+class AuditOutcome(StrEnum):
+    DONE = "DONE"
+    REFUSED = "REFUSED"
+
+
+class TargetKind(StrEnum):
+    MESSAGE = "message"
+    INSTANCE = "instance"
+    CLINIC_INTEGRATION = "clinic_integration"
+    RESERVATION = "reservation"
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What ``record`` is told: the action, where, on what, and how it ended."""
+
+    action: AuditAction
+    outcome: AuditOutcome
+    instance_id: int | None
+    instance_name: str | None
+    target_kind: TargetKind | None
+    target_id: int | None
+    detail: str | None = None
+
+
+def entry(actor: Actor, record: AuditRecord, now: datetime) -> NewAuditEntry:
+    return NewAuditEntry(
+        at=now,
+        operator_id=actor.id,
+        operator_name=actor.name,
+        instance_id=record.instance_id,
+        instance_name=record.instance_name,
+        action=record.action.value,
+        target_kind=None if record.target_kind is None else record.target_kind.value,
+        target_id=record.target_id,
+        outcome=record.outcome.value,
+        detail=record.detail,
+    )
+
+
+def record(store: Store, actor: Actor, what: AuditRecord, *, now: datetime | None = None) -> int:
+    """Write one row in its own transaction (refusals: the action's own rolled back)."""
+    with store.unit_of_work(write=True) as connection:
+        return AuditRepository(connection).add(entry(actor, what, now or utcnow()))
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    # Pass as ``before_id`` for the next (older) page; None on the last page.
+    next_before_id: int | None
+
+
+def page(
+    store: Store,
+    actor: Actor,
+    *,
+    instance_id: int | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> AuditPage:
+    """The trail newest first, limited to the instances the actor may act on.
+
+    Operators given some instances see only rows about those; rows about no
+    instance are for operators of every instance.
+    """
+    if not 1 <= limit <= MAX_PAGE:
+        raise RequestValidationError(f"a page holds 1 to {MAX_PAGE} rows", field="limit")
+    if before_id is not None and before_id < 1:
+        raise RequestValidationError("before must be a positive id", field="before")
+    if instance_id is not None:
+        actor.check(instance_id)
+    with store.unit_of_work() as connection:
+        rows = AuditRepository(connection).page(
+            instance_ids=actor.instance_ids,
+            instance_id=instance_id,
+            before_id=before_id,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return AuditPage(rows, rows[-1].id if more and rows else None)
+
+
+def for_message(store: Store, actor: Actor, instance_id: int, message_id: int) -> list[AuditEntry]:
+    """What operators did to one message, newest first."""
+    actor.check(instance_id)
+    with store.unit_of_work() as connection:
+        return AuditRepository(connection).for_target(
+            instance_id, TargetKind.MESSAGE.value, message_id
+        )

@@ -1,0 +1,119 @@
+"""SQL of the back office's audit log: one row per operator action, read newest
+first a page at a time (keyset on the id, so any page costs the same)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, insert, select
+
+from .tables import audit_log
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit row. ``detail`` is our own wording (an error code, a count),
+    never a value a patient or a HIS sent."""
+
+    id: int
+    at: datetime
+    operator_id: int | None
+    operator_name: str
+    instance_id: int | None
+    instance_name: str | None
+    action: str
+    target_kind: str | None
+    target_id: int | None
+    outcome: str
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class NewAuditEntry:
+    at: datetime
+    operator_id: int | None
+    operator_name: str
+    instance_id: int | None
+    instance_name: str | None
+    action: str
+    target_kind: str | None
+    target_id: int | None
+    outcome: str
+    detail: str | None = None
+
+
+def _entry(row: RowMapping) -> AuditEntry:
+    return AuditEntry(
+        id=int(row["id"]),
+        at=row["at"],
+        operator_id=row["operator_id"],
+        operator_name=row["operator_name"],
+        instance_id=row["instance_id"],
+        instance_name=row["instance_name"],
+        action=row["action"],
+        target_kind=row["target_kind"],
+        target_id=None if row["target_id"] is None else int(row["target_id"]),
+        outcome=row["outcome"],
+        detail=row["detail"],
+    )
+
+
+class AuditRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, entry: NewAuditEntry) -> int:
+        values = {
+            "at": entry.at,
+            "operator_id": entry.operator_id,
+            "operator_name": entry.operator_name[:64],
+            "instance_id": entry.instance_id,
+            "instance_name": entry.instance_name,
+            "action": entry.action,
+            "target_kind": entry.target_kind,
+            "target_id": entry.target_id,
+            "outcome": entry.outcome,
+            "detail": None if entry.detail is None else entry.detail[:500],
+        }
+        result = self.connection.execute(insert(audit_log).values(**values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def page(
+        self,
+        *,
+        instance_ids: Collection[int] | None,
+        instance_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        """Newest first, ids below ``before_id``.
+
+        ``instance_ids`` is what the reader may see (None: everything, rows
+        about no instance included); ``instance_id`` narrows to one instance.
+        """
+        c = audit_log.c
+        query = select(audit_log)
+        if instance_ids is not None:
+            query = query.where(c.instance_id.in_(sorted(instance_ids)))
+        if instance_id is not None:
+            query = query.where(c.instance_id == instance_id)
+        if before_id is not None:
+            query = query.where(c.id < before_id)
+        query = query.order_by(c.id.desc()).limit(limit)
+        return [_entry(row) for row in self.connection.execute(query).mappings()]
+
+    def for_target(self, instance_id: int, target_kind: str, target_id: int) -> list[AuditEntry]:
+        """Every row about one thing of an instance (who did what to a message)."""
+        c = audit_log.c
+        query = (
+            select(audit_log)
+            .where(
+                c.instance_id == instance_id,
+                c.target_kind == target_kind,
+                c.target_id == target_id,
+            )
+            .order_by(c.id.desc())
+        )
+        return [_entry(row) for row in self.connection.execute(query).mappings()]

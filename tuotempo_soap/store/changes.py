@@ -1,0 +1,91 @@
+"""SQL of the reservations' change history (``reservation_changes``).
+
+Every writer of a reservation (``updateReservations`` and the clinic poller,
+a patient's answer, a cancellation sent to the clinic) numbers the change in
+the instance's change sequence; it also records the columns it wrote
+(``recorded_fields``), in the same transaction: ``add_many`` of ``change_row``
+rows, one executemany INSERT per batch (``updateReservations`` on PostgreSQL
+folds it into the batch's single statement, ``store/bulk.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select
+
+from .tables import RESERVATION_FIELD_COLUMNS, reservation_changes
+
+# What a change records: the guide's fields and who answered or changed the
+# status; not the bookkeeping columns (times, sequence), which are the row's own.
+RECORDED_COLUMNS: tuple[str, ...] = (
+    *RESERVATION_FIELD_COLUMNS,
+    "status_changed_by",
+    "patient_answer",
+    "patient_answer_channel",
+)
+_RECORDED = frozenset(RECORDED_COLUMNS)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def recorded_fields(values: Mapping[str, Any]) -> str:
+    """The ``fields`` of a change: the recorded columns among ``values`` (the
+    columns the change wrote), as compact JSON."""
+    written = {key: _plain(value) for key, value in values.items() if key in _RECORDED}
+    return json.dumps(written, separators=(",", ":"), ensure_ascii=False)
+
+
+def change_row(
+    *,
+    instance_id: int,
+    reservation_id: int,
+    seq: int,
+    at: datetime,
+    by: str,
+    values: Mapping[str, Any],
+    created: bool = False,
+) -> dict[str, Any]:
+    """One ``reservation_changes`` row (``fields``: ``recorded_fields(values)``)."""
+    return {
+        "instance_id": instance_id,
+        "change_seq": seq,
+        "reservation_id": reservation_id,
+        "changed_at": at,
+        "changed_by": by,
+        "created": created,
+        "fields": recorded_fields(values),
+    }
+
+
+class ReservationChangeRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Record a batch's changes: one executemany INSERT."""
+        if rows:
+            self.connection.execute(insert(reservation_changes), list(rows))
+
+    def for_reservation(self, instance_id: int, reservation_id: int) -> list[RowMapping]:
+        """Every recorded change of one reservation, oldest first (the index
+        ``(reservation_id, change_seq)`` serves it)."""
+        c = reservation_changes.c
+        query = (
+            select(reservation_changes)
+            .where(c.reservation_id == reservation_id, c.instance_id == instance_id)
+            .order_by(c.change_seq)
+        )
+        return list(self.connection.execute(query).mappings())
+
+
+def recorded_values(row: RowMapping) -> dict[str, Any]:
+    """The columns a recorded change wrote (dates as ISO strings)."""
+    return dict(json.loads(row["fields"]))

@@ -1,0 +1,171 @@
+"""SQL of the operators' searches: one instance's reservations and messages by
+what a person knows (an APP_LID, a day, a patient's phone or e-mail address, a
+legacy id), newest first, a page at a time.
+
+Pages are keyset pages on the id (``before_id``: the last id of the previous
+page), so the tenth page costs what the first does. Rows come back as
+dataclass records; the service (``services/search.py``) turns what a person
+typed into the exact stored spellings these queries compare with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+
+from sqlalchemy import Connection, RowMapping, func, or_, select
+
+from .tables import messages, reservations
+
+NO_ANSWER = "NONE"  # ``patient_answer`` filter: the patient has not answered
+
+
+@dataclass(frozen=True)
+class ReservationSearch:
+    """Filters of a reservation search; every one given must hold (AND)."""
+
+    instance_id: int
+    limit: int
+    before_id: int | None = None
+    app_lid: str | None = None
+    date_from: date | None = None  # APP_DATE, inclusive
+    date_to: date | None = None
+    resource_lid: str | None = None
+    status: str | None = None  # a stored STATUS value
+    patient_answer: str | None = None  # CONFIRMED, CANCELLED or NO_ANSWER
+    # Stored spellings of one number, matched against the numbers messages go to
+    # (mobile: SMS; landline: calls), each served by its (instance, number) index.
+    phones: tuple[str, ...] = ()
+    email: str | None = None  # compared without regard to case (lower(): ix_..._email)
+
+
+@dataclass(frozen=True)
+class ReservationRecord:
+    id: int
+    app_lid: str
+    app_date: date
+    app_start_time: str | None
+    app_end_time: str | None
+    resource_lid: str
+    resource_name: str | None
+    activity_lid: str | None
+    location_lid: str | None
+    status: str | None
+    status_changed_by: str | None
+    status_changed_at: datetime | None
+    patient_answer: str | None
+    patient_answer_channel: str | None
+    patient_answer_at: datetime | None
+    user_lid: str | None
+    user_first_name: str | None
+    user_second_name: str | None
+    user_mobile_phone: str | None
+    user_landline_phone: str | None
+    user_email: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageSearch:
+    """Filters of a message search; times are naive UTC, ``created_to`` exclusive."""
+
+    instance_id: int
+    limit: int
+    before_id: int | None = None
+    legacy_id: str | None = None
+    recipients: tuple[str, ...] = ()  # stored spellings of one number or address
+    channel: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    legacy_id: str
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    provider: str | None
+    last_error: str | None
+    created_at: datetime
+    send_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+
+_RESERVATION_FIELDS = tuple(f.name for f in fields(ReservationRecord))
+_MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
+_RESERVATION_COLUMNS = tuple(getattr(reservations.c, name) for name in _RESERVATION_FIELDS)
+_MESSAGE_COLUMNS = tuple(getattr(messages.c, name) for name in _MESSAGE_FIELDS)
+
+
+def _reservation(row: RowMapping) -> ReservationRecord:
+    return ReservationRecord(**{name: row[name] for name in _RESERVATION_FIELDS})
+
+
+def _message(row: RowMapping) -> MessageRecord:
+    return MessageRecord(**{name: row[name] for name in _MESSAGE_FIELDS})
+
+
+class SearchRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def reservations(self, q: ReservationSearch) -> list[ReservationRecord]:
+        """At most ``q.limit`` matching reservations, highest id first."""
+        c = reservations.c
+        conditions = [c.instance_id == q.instance_id]
+        if q.before_id is not None:
+            conditions.append(c.id < q.before_id)
+        if q.app_lid is not None:
+            conditions.append(c.app_lid == q.app_lid)
+        if q.date_from is not None:
+            conditions.append(c.app_date >= q.date_from)
+        if q.date_to is not None:
+            conditions.append(c.app_date <= q.date_to)
+        if q.resource_lid is not None:
+            conditions.append(c.resource_lid == q.resource_lid)
+        if q.status is not None:
+            conditions.append(c.status == q.status)
+        if q.patient_answer == NO_ANSWER:
+            conditions.append(c.patient_answer.is_(None))
+        elif q.patient_answer is not None:
+            conditions.append(c.patient_answer == q.patient_answer)
+        if q.phones:
+            # Only indexed columns in the OR: one more (the work number, which
+            # no message goes to) would make it a scan of the instance's rows.
+            conditions.append(
+                or_(c.user_mobile_phone.in_(q.phones), c.user_landline_phone.in_(q.phones))
+            )
+        if q.email is not None:
+            conditions.append(func.lower(c.user_email) == q.email.lower())
+        query = (
+            select(*_RESERVATION_COLUMNS).where(*conditions).order_by(c.id.desc()).limit(q.limit)
+        )
+        return [_reservation(row) for row in self.connection.execute(query).mappings()]
+
+    def messages(self, q: MessageSearch) -> list[MessageRecord]:
+        """At most ``q.limit`` matching messages, highest id first."""
+        c = messages.c
+        conditions = [c.instance_id == q.instance_id]
+        if q.before_id is not None:
+            conditions.append(c.id < q.before_id)
+        if q.legacy_id is not None:
+            conditions.append(c.legacy_id == q.legacy_id)
+        if q.recipients:
+            conditions.append(c.recipient.in_(q.recipients))
+        if q.channel is not None:
+            conditions.append(c.channel == q.channel)
+        if q.status is not None:
+            conditions.append(c.status == q.status)
+        if q.created_from is not None:
+            conditions.append(c.created_at >= q.created_from)
+        if q.created_to is not None:
+            conditions.append(c.created_at < q.created_to)
+        query = select(*_MESSAGE_COLUMNS).where(*conditions).order_by(c.id.desc()).limit(q.limit)
+        return [_message(row) for row in self.connection.execute(query).mappings()]

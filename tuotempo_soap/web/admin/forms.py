@@ -1,0 +1,42 @@
+"""Reading the back office's search forms: trimmed terms, dates in either
+spelling, the keyset cursor of the next page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from ...domain.formats import FormatError, parse_date
+from ...errors import RequestValidationError
+from .app import AdminRequest
+
+PAGE_SIZE = 50
+
+
+def terms(req: AdminRequest, names: Iterable[str]) -> dict[str, str]:
+    """The search terms of the form posted (trimmed; empty ones dropped); none on a GET."""
+    if req.http.method != "POST":
+        return {}
+    form = req.http.form
+    return {name: value for name in names if (value := (form.get(name) or "").strip())}
+
+
+def day(req: AdminRequest, given: dict[str, str], name: str, label: str) -> date | None:
+    """A date term: ``<input type="date">`` sends yyyy-mm-dd; a typed dd/mm/yyyy is fine too."""
+    text = given.get(name, "")
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except FormatError as exc:
+        raise RequestValidationError(str(exc), field=req.t(label)) from None
+
+
+def before(req: AdminRequest) -> tuple[int | None, bool]:
+    """The id the page starts below (the previous page's last), and whether one was given."""
+    text = (req.http.form.get("before") or "").strip() if req.http.method == "POST" else ""
+    if not text:
+        return None, False
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise RequestValidationError("not a page of these results", field="before")
+    return int(text), True
