@@ -467,15 +467,10 @@ class Config:
     messages: int
 
 
-def run_config(
-    args: argparse.Namespace,
-    config: Config,
-    workdir: Path,
-    profile: bool,
-    startups: dict[tuple[str, str], float],
-) -> Result:
-    """One timed run. ``startups`` caches the start-up cost per (code, backend):
-    measured on the first run that needs it, it does not change between runs."""
+def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile: bool) -> Result:
+    """One timed run, with its own start-up measurement: on a machine shared with
+    others the load changes from one run to the next, and the net rate should
+    subtract the start-up of its own moment."""
     backend, workers, concurrency = config.backend, config.workers, config.concurrency
     with fresh_database(backend, args.postgres_server, workdir) as url:
         settings = Settings.from_env(
@@ -493,13 +488,11 @@ def run_config(
             (workdir / "senders.json").write_text(json.dumps(senders_config(sink.url), indent=2))
             env = worker_env(args, url, workdir, concurrency, config.code)
 
-            if (config.code, backend) not in startups:
-                runs = []
-                for n in range(args.startup_runs):
-                    empty = run_workers(1, env, workdir, args.timeout, f"startup{n}")
-                    check_workers(empty, "worker --once on an empty queue")
-                    runs.append(empty.seconds)
-                startups[config.code, backend] = statistics.median(runs)
+            startups = []
+            for n in range(args.startup_runs):
+                empty = run_workers(1, env, workdir, args.timeout, f"startup{n}")
+                check_workers(empty, "worker --once on an empty queue")
+                startups.append(empty.seconds)
 
             queue_seconds = queue_messages(store, instance, config.messages, args.seed)
             store.dispose()
@@ -531,7 +524,7 @@ def run_config(
         sink_delay_ms=config.sink_delay_ms,
         messages=config.messages,
         seconds=run.seconds,
-        startup_seconds=startups[config.code, backend],
+        startup_seconds=statistics.median(startups),
         queue_seconds=queue_seconds,
         requests=requests,
         distinct_keys=distinct,
@@ -879,7 +872,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             for code in codes
         ]
     results = []
-    startups: dict[tuple[str, str], float] = {}
     for repeat in range(args.repeat):
         for config in plan:
             with tempfile.TemporaryDirectory(prefix="tuotempo-bench-dispatch-") as tmp:
@@ -889,7 +881,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     and config.workers == 1
                     and not config.sink_delay_ms
                 )
-                result = run_config(args, config, Path(tmp), profile, startups)
+                result = run_config(args, config, Path(tmp), profile)
             results.append(result)
             print(
                 f"[{repeat + 1}/{args.repeat}] {config.code}: {config.backend}, "

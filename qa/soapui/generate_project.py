@@ -20,6 +20,7 @@ change number), so runs never collide with each other or with real data.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import uuid
 from collections.abc import Iterable, Sequence
@@ -83,11 +84,13 @@ NOT_PROVOKED = {
 # --- the WSDL: field order of each type ---------------------------------------
 
 
+@functools.cache
 def _wsdl() -> etree._Element:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     return etree.parse(str(WSDL_PATH), parser).getroot()
 
 
+@functools.cache
 def _sequence(type_name: str) -> tuple[str, ...]:
     found = _wsdl().find(
         f"{{{WSDL_NS}}}types/{{{XS}}}schema/{{{XS}}}complexType[@name='{type_name}']"
@@ -143,11 +146,13 @@ def envelope(operation: str, fields: Fields) -> str:
 def auth(
     instance: str = "${#Project#INSTANCE}",
     username: str = "${#Project#USERNAME}",
-    password: str = "${#Project#PASSWORD}",
+    password: str = "${#Project#PASSWORD}",  # noqa: S107 (a property expansion)
 ) -> tuple[str, Fields]:
     return (
         "AUTH",
-        _ordered("Authorization", {"INSTANCE": instance, "USERNAME": username, "PASSWORD": password}),
+        _ordered(
+            "Authorization", {"INSTANCE": instance, "USERNAME": username, "PASSWORD": password}
+        ),
     )
 
 
@@ -295,7 +300,9 @@ def answered(*checks: Check) -> tuple[Check, ...]:
     return (SOAP_RESPONSE, SCHEMA, NOT_FAULT, status(200), *checks)
 
 
-def refused(code: str, field_name: str | None = None, *checks: Check, http: int = 500) -> tuple[Check, ...]:
+def refused(
+    code: str, field_name: str | None = None, *checks: Check, http: int = 500
+) -> tuple[Check, ...]:
     """A SOAP fault ``soap:<code>`` with its typed ServiceFault detail."""
     found = [
         SOAP_RESPONSE,
@@ -311,7 +318,9 @@ def refused(code: str, field_name: str | None = None, *checks: Check, http: int 
         ),
     ]
     if field_name:
-        found.append(xpath(f"ServiceFault FIELD is {field_name}", f"{DETAIL}/tns:FIELD", field_name))
+        found.append(
+            xpath(f"ServiceFault FIELD is {field_name}", f"{DETAIL}/tns:FIELD", field_name)
+        )
     else:
         found.append(holds("ServiceFault has no FIELD", f"count({DETAIL}/tns:FIELD) = 0"))
     return (*found, *checks)
@@ -398,7 +407,10 @@ def reservations_suite() -> Suite:
                         xpath("ITEM 1 APP_LID as sent", item(op, 1, "APP_LID"), f"QA-HP-{RUN}-A"),
                         xpath("ITEM 1 ACTION is CREATED", item(op, 1, "ACTION"), "CREATED"),
                         xpath("ITEM 2 ACTION is CREATED", item(op, 2, "ACTION"), "CREATED"),
-                        holds("ITEM 1 has a RESERVATION_ID", f"number({item(op, 1, 'RESERVATION_ID')}) > 0"),
+                        holds(
+                            "ITEM 1 has a RESERVATION_ID",
+                            f"number({item(op, 1, 'RESERVATION_ID')}) > 0",
+                        ),
                         holds("no ERROR_CODE", "count(//tns:ERROR_CODE) = 0"),
                     ),
                 ),
@@ -408,16 +420,36 @@ def reservations_suite() -> Suite:
                     get_reservations(APP_LID=f"QA-HP-{RUN}-A"),
                     answered(
                         xpath("COUNT is 1", result("getReservations", "COUNT"), "1"),
-                        xpath("MORE_RESULTS is false", result("getReservations", "MORE_RESULTS"), "false"),
+                        xpath(
+                            "MORE_RESULTS is false",
+                            result("getReservations", "MORE_RESULTS"),
+                            "false",
+                        ),
                         xpath("APP_DATE", "//tns:RESERVATION/tns:APP_DATE", "24/02/2099"),
                         xpath("APP_START_TIME", "//tns:RESERVATION/tns:APP_START_TIME", "09:30"),
                         xpath("APP_END_TIME", "//tns:RESERVATION/tns:APP_END_TIME", "10:00"),
-                        xpath("USER_MOBILE_PHONE in E.164", "//tns:RESERVATION/tns:USER_MOBILE_PHONE", PHONE_E164),
-                        xpath("USER_EMAIL", "//tns:RESERVATION/tns:USER_EMAIL", "qa.patient@example.org"),
-                        xpath("COMMUNICATION_PREFERENCES", "//tns:RESERVATION/tns:COMMUNICATION_PREFERENCES", "101"),
+                        xpath(
+                            "USER_MOBILE_PHONE in E.164",
+                            "//tns:RESERVATION/tns:USER_MOBILE_PHONE",
+                            PHONE_E164,
+                        ),
+                        xpath(
+                            "USER_EMAIL",
+                            "//tns:RESERVATION/tns:USER_EMAIL",
+                            "qa.patient@example.org",
+                        ),
+                        xpath(
+                            "COMMUNICATION_PREFERENCES",
+                            "//tns:RESERVATION/tns:COMMUNICATION_PREFERENCES",
+                            "101",
+                        ),
                         xpath("RESOURCE_LID", "//tns:RESERVATION/tns:RESOURCE_LID", f"QA-DR-{RUN}"),
                         xpath("STATUS", "//tns:RESERVATION/tns:STATUS", "APPROVED"),
-                        xpath("STATUS_CHANGED_BY is HIS", "//tns:RESERVATION/tns:STATUS_CHANGED_BY", "HIS"),
+                        xpath(
+                            "STATUS_CHANGED_BY is HIS",
+                            "//tns:RESERVATION/tns:STATUS_CHANGED_BY",
+                            "HIS",
+                        ),
                         xpath(
                             "LAST_UPDATE is dd/mm/yyyy hh:mm:ss",
                             "//tns:RESERVATION/tns:LAST_UPDATE",
@@ -471,8 +503,16 @@ def reservations_suite() -> Suite:
                         xpath("UNCHANGED is 2", result(op, "UNCHANGED"), "2"),
                         xpath("ITEM 1 ACTION is UNCHANGED", item(op, 1, "ACTION"), "UNCHANGED"),
                         xpath("ITEM 2 ACTION is UNCHANGED", item(op, 2, "ACTION"), "UNCHANGED"),
-                        xpath("ITEM 1 keeps its RESERVATION_ID", item(op, 1, "RESERVATION_ID"), "${#TestCase#ID_1}"),
-                        xpath("ITEM 2 keeps its RESERVATION_ID", item(op, 2, "RESERVATION_ID"), "${#TestCase#ID_2}"),
+                        xpath(
+                            "ITEM 1 keeps its RESERVATION_ID",
+                            item(op, 1, "RESERVATION_ID"),
+                            "${#TestCase#ID_1}",
+                        ),
+                        xpath(
+                            "ITEM 2 keeps its RESERVATION_ID",
+                            item(op, 2, "RESERVATION_ID"),
+                            "${#TestCase#ID_2}",
+                        ),
                     ),
                 ),
                 Soap(
@@ -484,7 +524,11 @@ def reservations_suite() -> Suite:
                         xpath("UNCHANGED is 1", result(op, "UNCHANGED"), "1"),
                         xpath("ITEM 1 ACTION is UNCHANGED", item(op, 1, "ACTION"), "UNCHANGED"),
                         xpath("ITEM 2 ACTION is UPDATED", item(op, 2, "ACTION"), "UPDATED"),
-                        xpath("ITEM 2 keeps its RESERVATION_ID", item(op, 2, "RESERVATION_ID"), "${#TestCase#ID_2}"),
+                        xpath(
+                            "ITEM 2 keeps its RESERVATION_ID",
+                            item(op, 2, "RESERVATION_ID"),
+                            "${#TestCase#ID_2}",
+                        ),
                     ),
                 ),
                 Soap(
@@ -493,8 +537,16 @@ def reservations_suite() -> Suite:
                     get_reservations(APP_LID=f"QA-IDEM-{RUN}-2"),
                     answered(
                         xpath("COUNT is 1", result("getReservations", "COUNT"), "1"),
-                        xpath("APP_START_TIME is the new one", "//tns:RESERVATION/tns:APP_START_TIME", "11:45"),
-                        xpath("RESERVATION_ID is the same", "//tns:RESERVATION/tns:RESERVATION_ID", "${#TestCase#ID_2}"),
+                        xpath(
+                            "APP_START_TIME is the new one",
+                            "//tns:RESERVATION/tns:APP_START_TIME",
+                            "11:45",
+                        ),
+                        xpath(
+                            "RESERVATION_ID is the same",
+                            "//tns:RESERVATION/tns:RESERVATION_ID",
+                            "${#TestCase#ID_2}",
+                        ),
                     ),
                 ),
             ],
@@ -504,15 +556,36 @@ def reservations_suite() -> Suite:
     # One case per item error code: a good item and a bad one in one batch.
     # (code, short tag for the ids, field at fault, what is wrong, bad fields)
     bad_items: list[tuple[str, str, str, str, dict[str, str]]] = [
-        ("MISSING_FIELD", "MF", "RESOURCE_LID", "RESOURCE_LID left out (NOT NULL in the guide)",
-         {"RESOURCE_LID": ""}),
-        ("FIELD_TOO_LONG", "TL", "RESOURCE_LID", "RESOURCE_LID of 51 characters (nvarchar(50))",
-         {"RESOURCE_LID": "R" * 51}),
+        (
+            "MISSING_FIELD",
+            "MF",
+            "RESOURCE_LID",
+            "RESOURCE_LID left out (NOT NULL in the guide)",
+            {"RESOURCE_LID": ""},
+        ),
+        (
+            "FIELD_TOO_LONG",
+            "TL",
+            "RESOURCE_LID",
+            "RESOURCE_LID of 51 characters (nvarchar(50))",
+            {"RESOURCE_LID": "R" * 51},
+        ),
         ("INVALID_DATE", "ID", "APP_DATE", "APP_DATE 31/02/2099", {"APP_DATE": "31/02/2099"}),
-        ("INVALID_TIME", "IT", "APP_START_TIME", "APP_START_TIME 25:61", {"APP_START_TIME": "25:61"}),
+        (
+            "INVALID_TIME",
+            "IT",
+            "APP_START_TIME",
+            "APP_START_TIME 25:61",
+            {"APP_START_TIME": "25:61"},
+        ),
         ("INVALID_VALUE", "IV", "STATUS", "STATUS MAYBE", {"STATUS": "MAYBE"}),
-        ("DUPLICATE_APP_LID", "DUP", "APP_LID",
-         "the same APP_LID twice in one batch (the first is stored)", {"APP_DATE": "26/02/2099"}),
+        (
+            "DUPLICATE_APP_LID",
+            "DUP",
+            "APP_LID",
+            "the same APP_LID twice in one batch (the first is stored)",
+            {"APP_DATE": "26/02/2099"},
+        ),
     ]
     for code, tag, field_name, what, bad_fields in bad_items:
         first_lid, second_lid = f"QA-ERR-{tag}-{RUN}-1", f"QA-ERR-{tag}-{RUN}-2"
@@ -521,7 +594,9 @@ def reservations_suite() -> Suite:
         bad = reservation(first_lid if duplicate else second_lid, **bad_fields)
         stored_after = "1" if duplicate else "0"
         read_back = first_lid if duplicate else second_lid
-        checks_read = [xpath(f"COUNT is {stored_after}", result("getReservations", "COUNT"), stored_after)]
+        checks_read = [
+            xpath(f"COUNT is {stored_after}", result("getReservations", "COUNT"), stored_after)
+        ]
         if code == "DUPLICATE_APP_LID":
             checks_read.append(
                 xpath("the first one stands", "//tns:RESERVATION/tns:APP_DATE", "24/02/2099")
@@ -544,8 +619,15 @@ def reservations_suite() -> Suite:
                             xpath("ITEM 1 RESULT is OK", item(op, 1, "RESULT"), "OK"),
                             xpath("ITEM 2 RESULT is ERROR", item(op, 2, "RESULT"), "ERROR"),
                             xpath(f"ITEM 2 ERROR_CODE is {code}", item(op, 2, "ERROR_CODE"), code),
-                            xpath(f"ITEM 2 ERROR_FIELD is {field_name}", item(op, 2, "ERROR_FIELD"), field_name),
-                            holds("ITEM 2 has a MESSAGE", f"string-length({item(op, 2, 'MESSAGE')}) > 0"),
+                            xpath(
+                                f"ITEM 2 ERROR_FIELD is {field_name}",
+                                item(op, 2, "ERROR_FIELD"),
+                                field_name,
+                            ),
+                            holds(
+                                "ITEM 2 has a MESSAGE",
+                                f"string-length({item(op, 2, 'MESSAGE')}) > 0",
+                            ),
                             holds("ITEM 2 has no ACTION", f"count({item(op, 2, 'ACTION')}) = 0"),
                         ),
                         valid_request=code != "MISSING_FIELD",
@@ -577,7 +659,11 @@ def reservations_suite() -> Suite:
                         xpath("RESULT is ERROR", result(op, "RESULT"), "ERROR"),
                         xpath("CREATED is 0", result(op, "CREATED"), "0"),
                         xpath("FAILED is 2", result(op, "FAILED"), "2"),
-                        xpath("ITEM 2 ERROR_CODE is INVALID_TIME", item(op, 2, "ERROR_CODE"), "INVALID_TIME"),
+                        xpath(
+                            "ITEM 2 ERROR_CODE is INVALID_TIME",
+                            item(op, 2, "ERROR_CODE"),
+                            "INVALID_TIME",
+                        ),
                     ),
                 ),
             ],
@@ -594,7 +680,9 @@ def reservations_suite() -> Suite:
                     "Send an item with a bad phone and e-mail",
                     op,
                     update_reservations(
-                        reservation(f"QA-WARN-{RUN}", USER_MOBILE_PHONE="12", USER_EMAIL="not-an-address")
+                        reservation(
+                            f"QA-WARN-{RUN}", USER_MOBILE_PHONE="12", USER_EMAIL="not-an-address"
+                        )
                     ),
                     answered(
                         xpath("RESULT is OK", result(op, "RESULT"), "OK"),
@@ -602,7 +690,8 @@ def reservations_suite() -> Suite:
                         holds("two WARNINGs", f"count({item(op, 1, 'WARNINGS')}/tns:WARNING) = 2"),
                         holds(
                             "a warning names USER_MOBILE_PHONE",
-                            f"count({item(op, 1, 'WARNINGS')}/tns:WARNING[contains(., 'USER_MOBILE_PHONE')]) = 1",
+                            f"count({item(op, 1, 'WARNINGS')}/tns:WARNING"
+                            "[contains(., 'USER_MOBILE_PHONE')]) = 1",
                         ),
                     ),
                 ),
@@ -628,10 +717,14 @@ def reservations_suite() -> Suite:
                         xpath("RESULT is OK", result(op, "RESULT"), "OK"),
                         xpath("FAILED is 0", result(op, "FAILED"), "0"),
                         holds("1,000 ITEMs", f"count({result(op, 'ITEMS')}/tns:ITEM) = 1000"),
-                        holds("every ITEM is OK", f"count({result(op, 'ITEMS')}/tns:ITEM[tns:RESULT='OK']) = 1000"),
+                        holds(
+                            "every ITEM is OK",
+                            f"count({result(op, 'ITEMS')}/tns:ITEM[tns:RESULT='OK']) = 1000",
+                        ),
                         holds(
                             "CREATED + UPDATED + UNCHANGED is 1,000",
-                            f"{result(op, 'CREATED')} + {result(op, 'UPDATED')} + {result(op, 'UNCHANGED')} = 1000",
+                            f"{result(op, 'CREATED')} + {result(op, 'UPDATED')}"
+                            f" + {result(op, 'UNCHANGED')} = 1000",
                         ),
                         xpath("ITEM 1000 APP_LID", item(op, 1000, "APP_LID"), "QA-BATCH-1000"),
                     ),
@@ -648,7 +741,9 @@ def reservations_suite() -> Suite:
                     "Send 1,001 reservations",
                     op,
                     update_reservations(*[("RESERVATION", [])] * 1001),
-                    refused("Client.BatchTooLarge", "RESERVATIONS", contains("says the limit", "1000")),
+                    refused(
+                        "Client.BatchTooLarge", "RESERVATIONS", contains("says the limit", "1000")
+                    ),
                     valid_request=False,
                 ),
             ],
@@ -669,7 +764,11 @@ def reservations_suite() -> Suite:
             ],
         )
     )
-    suite.cases.append(authentication_case(op, update_reservations(reservation("QA-AUTH-NEVER-STORED", RESOURCE_LID="QA-DR"))))
+    suite.cases.append(
+        authentication_case(
+            op, update_reservations(reservation("QA-AUTH-NEVER-STORED", RESOURCE_LID="QA-DR"))
+        )
+    )
     return suite
 
 
@@ -682,7 +781,13 @@ def authentication_case(operation: str, body: str) -> Case:
         "(HTTP 500, no FIELD); without the AUTH block, Client.ValidationError naming AUTH.",
         [
             Soap("Wrong password", operation, wrong, refused("Client.AuthenticationFailed")),
-            Soap("No AUTH block", operation, no_auth, refused("Client.ValidationError", "AUTH"), valid_request=False),
+            Soap(
+                "No AUTH block",
+                operation,
+                no_auth,
+                refused("Client.ValidationError", "AUTH"),
+                valid_request=False,
+            ),
         ],
         fail_on_error=False,
     )
@@ -709,10 +814,23 @@ def get_reservations_suite() -> Suite:
                     "Create three appointments",
                     "updateReservations",
                     update_reservations(
-                        reservation(f"QA-F-{RUN}-1", APP_DATE="10/03/2099", RESOURCE_LID=resource, STATUS="APPROVED"),
-                        reservation(f"QA-F-{RUN}-2", APP_DATE="11/03/2099", RESOURCE_LID=resource, STATUS="PENDING"),
                         reservation(
-                            f"QA-F-{RUN}-3", APP_DATE="12/03/2099", RESOURCE_LID=resource, STATUS="CANCELLED by USER"
+                            f"QA-F-{RUN}-1",
+                            APP_DATE="10/03/2099",
+                            RESOURCE_LID=resource,
+                            STATUS="APPROVED",
+                        ),
+                        reservation(
+                            f"QA-F-{RUN}-2",
+                            APP_DATE="11/03/2099",
+                            RESOURCE_LID=resource,
+                            STATUS="PENDING",
+                        ),
+                        reservation(
+                            f"QA-F-{RUN}-3",
+                            APP_DATE="12/03/2099",
+                            RESOURCE_LID=resource,
+                            STATUS="CANCELLED by USER",
                         ),
                     ),
                     answered(xpath("CREATED is 3", result("updateReservations", "CREATED"), "3")),
@@ -732,7 +850,9 @@ def get_reservations_suite() -> Suite:
                     get_reservations(APP_LID=f"QA-F-{RUN}-2"),
                     answered(
                         xpath("COUNT is 1", result(op, "COUNT"), "1"),
-                        xpath("the one asked for", "//tns:RESERVATION/tns:APP_LID", f"QA-F-{RUN}-2"),
+                        xpath(
+                            "the one asked for", "//tns:RESERVATION/tns:APP_LID", f"QA-F-{RUN}-2"
+                        ),
                     ),
                 ),
                 Soap(
@@ -744,10 +864,16 @@ def get_reservations_suite() -> Suite:
                 Soap(
                     "One day: START_DATE = END_DATE",
                     op,
-                    get_reservations(START_DATE="11/03/2099", END_DATE="11/03/2099", RESOURCE_LID=resource),
+                    get_reservations(
+                        START_DATE="11/03/2099", END_DATE="11/03/2099", RESOURCE_LID=resource
+                    ),
                     answered(
                         xpath("COUNT is 1", result(op, "COUNT"), "1"),
-                        xpath("the appointment of that day", "//tns:RESERVATION/tns:APP_DATE", "11/03/2099"),
+                        xpath(
+                            "the appointment of that day",
+                            "//tns:RESERVATION/tns:APP_DATE",
+                            "11/03/2099",
+                        ),
                     ),
                 ),
                 Soap(
@@ -757,8 +883,16 @@ def get_reservations_suite() -> Suite:
                     answered(
                         xpath("COUNT is 1", result(op, "COUNT"), "1"),
                         xpath("STATUS", "//tns:RESERVATION/tns:STATUS", "CANCELLED by USER"),
-                        xpath("STATUS_CHANGED_BY is HIS", "//tns:RESERVATION/tns:STATUS_CHANGED_BY", "HIS"),
-                        xpath("PATIENT_ANSWER is CANCELLED", "//tns:RESERVATION/tns:PATIENT_ANSWER", "CANCELLED"),
+                        xpath(
+                            "STATUS_CHANGED_BY is HIS",
+                            "//tns:RESERVATION/tns:STATUS_CHANGED_BY",
+                            "HIS",
+                        ),
+                        xpath(
+                            "PATIENT_ANSWER is CANCELLED",
+                            "//tns:RESERVATION/tns:PATIENT_ANSWER",
+                            "CANCELLED",
+                        ),
                         xpath(
                             "PATIENT_ANSWER_CHANNEL is HIS",
                             "//tns:RESERVATION/tns:PATIENT_ANSWER_CHANNEL",
@@ -778,7 +912,9 @@ def get_reservations_suite() -> Suite:
                 Soap(
                     "Nothing matches",
                     op,
-                    get_reservations(RESOURCE_LID=resource, STATUS="PENDING", START_DATE="12/03/2099"),
+                    get_reservations(
+                        RESOURCE_LID=resource, STATUS="PENDING", START_DATE="12/03/2099"
+                    ),
                     answered(
                         xpath("COUNT is 0", result(op, "COUNT"), "0"),
                         xpath("MORE_RESULTS is false", result(op, "MORE_RESULTS"), "false"),
@@ -809,65 +945,123 @@ def get_reservations_suite() -> Suite:
                 Soap(
                     "Page 1 from the cursor",
                     op,
-                    get_reservations(RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}", MAX_RESULTS="2"),
+                    get_reservations(
+                        RESOURCE_LID=delta,
+                        LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}",
+                        MAX_RESULTS="2",
+                    ),
                     answered(
                         xpath("COUNT is 2", result(op, "COUNT"), "2"),
                         xpath("MORE_RESULTS is true", result(op, "MORE_RESULTS"), "true"),
-                        xpath("first change first", "//tns:RESERVATION[1]/tns:APP_LID", f"{delta}-1"),
+                        xpath(
+                            "first change first", "//tns:RESERVATION[1]/tns:APP_LID", f"{delta}-1"
+                        ),
                         xpath("then the second", "//tns:RESERVATION[2]/tns:APP_LID", f"{delta}-2"),
                     ),
                 ),
-                Transfers("Keep the cursor of page 1", (Transfer("CURSOR", "Page 1 from the cursor", "//tns:NEXT_REQUEST_TIMESTAMP", "CURSOR"),)),
+                Transfers(
+                    "Keep the cursor of page 1",
+                    (
+                        Transfer(
+                            "CURSOR",
+                            "Page 1 from the cursor",
+                            "//tns:NEXT_REQUEST_TIMESTAMP",
+                            "CURSOR",
+                        ),
+                    ),
+                ),
                 Soap(
                     "Page 2",
                     op,
-                    get_reservations(RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}", MAX_RESULTS="2"),
+                    get_reservations(
+                        RESOURCE_LID=delta,
+                        LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}",
+                        MAX_RESULTS="2",
+                    ),
                     answered(
                         xpath("COUNT is 1", result(op, "COUNT"), "1"),
                         xpath("MORE_RESULTS is false", result(op, "MORE_RESULTS"), "false"),
                         xpath("the third change", "//tns:RESERVATION/tns:APP_LID", f"{delta}-3"),
                     ),
                 ),
-                Transfers("Keep the cursor of page 2", (Transfer("CURSOR", "Page 2", "//tns:NEXT_REQUEST_TIMESTAMP", "CURSOR"),)),
+                Transfers(
+                    "Keep the cursor of page 2",
+                    (Transfer("CURSOR", "Page 2", "//tns:NEXT_REQUEST_TIMESTAMP", "CURSOR"),),
+                ),
                 Soap(
                     "Read again: nothing new",
                     op,
-                    get_reservations(RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}"),
+                    get_reservations(
+                        RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}"
+                    ),
                     answered(
                         xpath("COUNT is 0", result(op, "COUNT"), "0"),
                         xpath("MORE_RESULTS is false", result(op, "MORE_RESULTS"), "false"),
                         holds("RESERVATIONS is empty", "count(//tns:RESERVATION) = 0"),
-                        holds("the cursor still says where", "contains(//tns:NEXT_REQUEST_TIMESTAMP, '#')"),
+                        holds(
+                            "the cursor still says where",
+                            "contains(//tns:NEXT_REQUEST_TIMESTAMP, '#')",
+                        ),
                     ),
                 ),
-                Transfers("Keep the cursor of the empty read", (Transfer("CURSOR", "Read again: nothing new", "//tns:NEXT_REQUEST_TIMESTAMP", "CURSOR"),)),
+                Transfers(
+                    "Keep the cursor of the empty read",
+                    (
+                        Transfer(
+                            "CURSOR",
+                            "Read again: nothing new",
+                            "//tns:NEXT_REQUEST_TIMESTAMP",
+                            "CURSOR",
+                        ),
+                    ),
+                ),
                 Soap(
                     "Cancel one appointment",
                     "updateReservations",
-                    update_reservations(reservation(f"{delta}-2", RESOURCE_LID=delta, STATUS="CANCELLED by ADMIN")),
+                    update_reservations(
+                        reservation(f"{delta}-2", RESOURCE_LID=delta, STATUS="CANCELLED by ADMIN")
+                    ),
                     answered(xpath("UPDATED is 1", result("updateReservations", "UPDATED"), "1")),
                 ),
                 Soap(
                     "Delta: only the cancelled one",
                     op,
-                    get_reservations(RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}"),
+                    get_reservations(
+                        RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}"
+                    ),
                     answered(
                         xpath("COUNT is 1", result(op, "COUNT"), "1"),
                         xpath("the changed one", "//tns:RESERVATION/tns:APP_LID", f"{delta}-2"),
-                        xpath("its new STATUS", "//tns:RESERVATION/tns:STATUS", "CANCELLED by ADMIN"),
+                        xpath(
+                            "its new STATUS", "//tns:RESERVATION/tns:STATUS", "CANCELLED by ADMIN"
+                        ),
                     ),
                 ),
-                Transfers("Keep the cursor of the delta", (Transfer("CURSOR", "Delta: only the cancelled one", "//tns:NEXT_REQUEST_TIMESTAMP", "CURSOR"),)),
+                Transfers(
+                    "Keep the cursor of the delta",
+                    (
+                        Transfer(
+                            "CURSOR",
+                            "Delta: only the cancelled one",
+                            "//tns:NEXT_REQUEST_TIMESTAMP",
+                            "CURSOR",
+                        ),
+                    ),
+                ),
                 Soap(
                     "Delta again: nothing",
                     op,
-                    get_reservations(RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}"),
+                    get_reservations(
+                        RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="${#TestCase#CURSOR}"
+                    ),
                     answered(xpath("COUNT is 0", result(op, "COUNT"), "0")),
                 ),
                 Soap(
                     "First call with a plain date-time",
                     op,
-                    get_reservations(RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="01/01/2000 00:00:00"),
+                    get_reservations(
+                        RESOURCE_LID=delta, LAST_REQUEST_TIMESTAMP="01/01/2000 00:00:00"
+                    ),
                     answered(xpath("COUNT is 3", result(op, "COUNT"), "3")),
                 ),
             ],
@@ -876,12 +1070,22 @@ def get_reservations_suite() -> Suite:
     )
     bad = [
         ("START_DATE 31/02/2099", {"START_DATE": "31/02/2099"}, "START_DATE", True),
-        ("END_DATE before START_DATE", {"START_DATE": "10/03/2099", "END_DATE": "09/03/2099"}, "END_DATE", True),
+        (
+            "END_DATE before START_DATE",
+            {"START_DATE": "10/03/2099", "END_DATE": "09/03/2099"},
+            "END_DATE",
+            True,
+        ),
         ("Unknown STATUS", {"STATUS": "MAYBE"}, "STATUS", True),
         ("MAX_RESULTS 0", {"MAX_RESULTS": "0"}, "MAX_RESULTS", True),
         ("MAX_RESULTS not a number", {"MAX_RESULTS": "ten"}, "MAX_RESULTS", False),
         ("MAX_RESULTS beyond xs:int", {"MAX_RESULTS": "99999999999"}, "MAX_RESULTS", False),
-        ("LAST_REQUEST_TIMESTAMP not a cursor", {"LAST_REQUEST_TIMESTAMP": "yesterday"}, "LAST_REQUEST_TIMESTAMP", True),
+        (
+            "LAST_REQUEST_TIMESTAMP not a cursor",
+            {"LAST_REQUEST_TIMESTAMP": "yesterday"},
+            "LAST_REQUEST_TIMESTAMP",
+            True,
+        ),
         (
             "LAST_REQUEST_TIMESTAMP this server never returned",
             {"LAST_REQUEST_TIMESTAMP": "01/01/2099 00:00:00#999999999999"},
@@ -893,8 +1097,16 @@ def get_reservations_suite() -> Suite:
         Case(
             "Bad filters: Client.ValidationError naming the field",
             "Each bad filter is refused with a typed fault whose FIELD names it.",
-            [Soap(name, op, get_reservations(**filters), refused("Client.ValidationError", field_name), valid_request=valid)
-             for name, filters, field_name, valid in bad],
+            [
+                Soap(
+                    name,
+                    op,
+                    get_reservations(**filters),
+                    refused("Client.ValidationError", field_name),
+                    valid_request=valid,
+                )
+                for name, filters, field_name, valid in bad
+            ],
             fail_on_error=False,
         )
     )
@@ -910,7 +1122,9 @@ def update_messages_suite() -> Suite:
         f"segments, the batch limit. Every message is due {LATER}: none is ever sent.",
     )
     sms = message(f"QA-MSG-{RUN}-SMS", TO="612 34 56 78")
-    mail = message(f"QA-MSG-{RUN}-MAIL", CHANNEL="EMAIL", TO="QA.Patient@Example.org", SUBJECT="QA test")
+    mail = message(
+        f"QA-MSG-{RUN}-MAIL", CHANNEL="EMAIL", TO="QA.Patient@Example.org", SUBJECT="QA test"
+    )
     suite.cases.append(
         Case(
             "Happy path: an SMS and an e-mail are queued",
@@ -928,10 +1142,18 @@ def update_messages_suite() -> Suite:
                         xpath("ALREADY_QUEUED is 0", result(op, "ALREADY_QUEUED"), "0"),
                         xpath("FAILED is 0", result(op, "FAILED"), "0"),
                         xpath("ITEM 1 ACTION is QUEUED", item(op, 1, "ACTION"), "QUEUED"),
-                        xpath("ITEM 1 LEGACY_ID as sent", item(op, 1, "LEGACY_ID"), f"QA-MSG-{RUN}-SMS"),
+                        xpath(
+                            "ITEM 1 LEGACY_ID as sent",
+                            item(op, 1, "LEGACY_ID"),
+                            f"QA-MSG-{RUN}-SMS",
+                        ),
                         xpath("the SMS is 1 segment", item(op, 1, "SEGMENTS"), "1"),
-                        holds("ITEM 1 has a MESSAGE_ID", f"number({item(op, 1, 'MESSAGE_ID')}) > 0"),
-                        holds("the e-mail has no SEGMENTS", f"count({item(op, 2, 'SEGMENTS')}) = 0"),
+                        holds(
+                            "ITEM 1 has a MESSAGE_ID", f"number({item(op, 1, 'MESSAGE_ID')}) > 0"
+                        ),
+                        holds(
+                            "the e-mail has no SEGMENTS", f"count({item(op, 2, 'SEGMENTS')}) = 0"
+                        ),
                     ),
                 ),
                 Soap(
@@ -975,7 +1197,14 @@ def update_messages_suite() -> Suite:
                     update_messages(once),
                     answered(xpath("ITEM 1 ACTION is QUEUED", item(op, 1, "ACTION"), "QUEUED")),
                 ),
-                Transfers("Keep the MESSAGE_ID", (Transfer("MESSAGE_ID", "Queue a message", item(op, 1, "MESSAGE_ID"), "MESSAGE_ID"),)),
+                Transfers(
+                    "Keep the MESSAGE_ID",
+                    (
+                        Transfer(
+                            "MESSAGE_ID", "Queue a message", item(op, 1, "MESSAGE_ID"), "MESSAGE_ID"
+                        ),
+                    ),
+                ),
                 Soap(
                     "Send it again",
                     op,
@@ -984,8 +1213,16 @@ def update_messages_suite() -> Suite:
                         xpath("RESULT is OK", result(op, "RESULT"), "OK"),
                         xpath("QUEUED is 0", result(op, "QUEUED"), "0"),
                         xpath("ALREADY_QUEUED is 1", result(op, "ALREADY_QUEUED"), "1"),
-                        xpath("ITEM 1 ACTION is ALREADY_QUEUED", item(op, 1, "ACTION"), "ALREADY_QUEUED"),
-                        xpath("the same MESSAGE_ID", item(op, 1, "MESSAGE_ID"), "${#TestCase#MESSAGE_ID}"),
+                        xpath(
+                            "ITEM 1 ACTION is ALREADY_QUEUED",
+                            item(op, 1, "ACTION"),
+                            "ALREADY_QUEUED",
+                        ),
+                        xpath(
+                            "the same MESSAGE_ID",
+                            item(op, 1, "MESSAGE_ID"),
+                            "${#TestCase#MESSAGE_ID}",
+                        ),
                         holds("no warning", f"count({item(op, 1, 'WARNINGS')}) = 0"),
                     ),
                 ),
@@ -994,9 +1231,19 @@ def update_messages_suite() -> Suite:
                     op,
                     update_messages(message(f"QA-ONCE-{RUN}", TEXT="QA: a different text")),
                     answered(
-                        xpath("ITEM 1 ACTION is ALREADY_QUEUED", item(op, 1, "ACTION"), "ALREADY_QUEUED"),
-                        xpath("the first MESSAGE_ID stands", item(op, 1, "MESSAGE_ID"), "${#TestCase#MESSAGE_ID}"),
-                        holds("a warning says so", f"count({item(op, 1, 'WARNINGS')}/tns:WARNING) = 1"),
+                        xpath(
+                            "ITEM 1 ACTION is ALREADY_QUEUED",
+                            item(op, 1, "ACTION"),
+                            "ALREADY_QUEUED",
+                        ),
+                        xpath(
+                            "the first MESSAGE_ID stands",
+                            item(op, 1, "MESSAGE_ID"),
+                            "${#TestCase#MESSAGE_ID}",
+                        ),
+                        holds(
+                            "a warning says so", f"count({item(op, 1, 'WARNINGS')}/tns:WARNING) = 1"
+                        ),
                     ),
                 ),
                 Soap(
@@ -1006,10 +1253,15 @@ def update_messages_suite() -> Suite:
                     answered(
                         xpath("QUEUED is 1", result(op, "QUEUED"), "1"),
                         xpath("ALREADY_QUEUED is 1", result(op, "ALREADY_QUEUED"), "1"),
-                        xpath("ITEM 2 ACTION is ALREADY_QUEUED", item(op, 2, "ACTION"), "ALREADY_QUEUED"),
+                        xpath(
+                            "ITEM 2 ACTION is ALREADY_QUEUED",
+                            item(op, 2, "ACTION"),
+                            "ALREADY_QUEUED",
+                        ),
                         holds(
                             "both items name one MESSAGE_ID",
-                            f"string({item(op, 1, 'MESSAGE_ID')}) = string({item(op, 2, 'MESSAGE_ID')})",
+                            f"string({item(op, 1, 'MESSAGE_ID')})"
+                            f" = string({item(op, 2, 'MESSAGE_ID')})",
                         ),
                     ),
                 ),
@@ -1026,12 +1278,24 @@ def update_messages_suite() -> Suite:
     # (code, short tag for the ids, field at fault, what is wrong, bad fields, WSDL-valid)
     bad_messages: list[tuple[str, str, str, str, dict[str, str], bool]] = [
         ("MISSING_FIELD", "MF", "TEXT", "TEXT left out", {"TEXT": ""}, False),
-        ("FIELD_TOO_LONG", "TL", "LEGACY_ID", "a LEGACY_ID of 65 characters (at most 64)",
-         {"LEGACY_ID": "Q" * 65}, True),
+        (
+            "FIELD_TOO_LONG",
+            "TL",
+            "LEGACY_ID",
+            "a LEGACY_ID of 65 characters (at most 64)",
+            {"LEGACY_ID": "Q" * 65},
+            True,
+        ),
         ("INVALID_VALUE", "IV", "CHANNEL", "CHANNEL PIGEON", {"CHANNEL": "PIGEON"}, True),
         ("INVALID_RECIPIENT", "IR", "TO", "an SMS to 12", {"TO": "12"}, True),
-        ("INVALID_DATE", "ID", "SEND_AT", "SEND_AT 31/02/2099 09:00",
-         {"SEND_AT": "31/02/2099 09:00"}, True),
+        (
+            "INVALID_DATE",
+            "ID",
+            "SEND_AT",
+            "SEND_AT 31/02/2099 09:00",
+            {"SEND_AT": "31/02/2099 09:00"},
+            True,
+        ),
     ]
     for code, tag, field_name, what, bad_fields, valid in bad_messages:
         values = {"LEGACY_ID": f"QA-MERR-{tag}-{RUN}-2", **bad_fields}
@@ -1054,8 +1318,15 @@ def update_messages_suite() -> Suite:
                             xpath("FAILED is 1", result(op, "FAILED"), "1"),
                             xpath("ITEM 2 RESULT is ERROR", item(op, 2, "RESULT"), "ERROR"),
                             xpath(f"ITEM 2 ERROR_CODE is {code}", item(op, 2, "ERROR_CODE"), code),
-                            xpath(f"ITEM 2 ERROR_FIELD is {field_name}", item(op, 2, "ERROR_FIELD"), field_name),
-                            holds("ITEM 2 has no MESSAGE_ID", f"count({item(op, 2, 'MESSAGE_ID')}) = 0"),
+                            xpath(
+                                f"ITEM 2 ERROR_FIELD is {field_name}",
+                                item(op, 2, "ERROR_FIELD"),
+                                field_name,
+                            ),
+                            holds(
+                                "ITEM 2 has no MESSAGE_ID",
+                                f"count({item(op, 2, 'MESSAGE_ID')}) = 0",
+                            ),
                         ),
                         valid_request=valid,
                     ),
@@ -1081,10 +1352,18 @@ def update_messages_suite() -> Suite:
                 Soap(
                     "Queue six SMS",
                     op,
-                    update_messages(*(message(f"QA-SEG-{RUN}-{n}", TEXT=text) for n, (_, text, _) in enumerate(segments, 1))),
+                    update_messages(
+                        *(
+                            message(f"QA-SEG-{RUN}-{n}", TEXT=text)
+                            for n, (_, text, _) in enumerate(segments, 1)
+                        )
+                    ),
                     answered(
                         xpath("QUEUED is 6", result(op, "QUEUED"), "6"),
-                        *(xpath(name, item(op, n, "SEGMENTS"), expected) for n, (name, _, expected) in enumerate(segments, 1)),
+                        *(
+                            xpath(name, item(op, n, "SEGMENTS"), expected)
+                            for n, (name, _, expected) in enumerate(segments, 1)
+                        ),
                     ),
                 ),
             ],
@@ -1110,7 +1389,15 @@ def update_messages_suite() -> Suite:
         Case(
             "Empty batch: Client.ValidationError",
             "A call without any MESSAGE is refused, naming MESSAGES.",
-            [Soap("Send no message", op, update_messages(), refused("Client.ValidationError", "MESSAGES"), valid_request=False)],
+            [
+                Soap(
+                    "Send no message",
+                    op,
+                    update_messages(),
+                    refused("Client.ValidationError", "MESSAGES"),
+                    valid_request=False,
+                )
+            ],
         )
     )
     suite.cases.append(authentication_case(op, update_messages(message("QA-AUTH-NEVER-QUEUED"))))
@@ -1119,7 +1406,9 @@ def update_messages_suite() -> Suite:
 
 def search_messages_suite() -> Suite:
     op = "searchMessages"
-    suite = Suite(op, "Finding messages by LEGACY_ID, by recipient in any spelling, by date; pages.")
+    suite = Suite(
+        op, "Finding messages by LEGACY_ID, by recipient in any spelling, by date; pages."
+    )
     legacy = f"QA-FIND-{RUN}"
     suite.cases.append(
         Case(
@@ -1133,7 +1422,12 @@ def search_messages_suite() -> Suite:
                     "updateMessages",
                     update_messages(
                         message(f"{legacy}-SMS", TO=PHONE),
-                        message(f"{legacy}-MAIL", CHANNEL="EMAIL", TO="qa.find@example.org", SUBJECT="QA"),
+                        message(
+                            f"{legacy}-MAIL",
+                            CHANNEL="EMAIL",
+                            TO="qa.find@example.org",
+                            SUBJECT="QA",
+                        ),
                     ),
                     answered(xpath("QUEUED is 2", result("updateMessages", "QUEUED"), "2")),
                 ),
@@ -1146,7 +1440,10 @@ def search_messages_suite() -> Suite:
                         xpath("MORE_RESULTS is false", result(op, "MORE_RESULTS"), "false"),
                         xpath("LEGACY_ID", "//tns:MESSAGE/tns:LEGACY_ID", f"{legacy}-SMS"),
                         xpath(
-                            "CREATED is dd/mm/yyyy hh:mm:ss", "//tns:MESSAGE/tns:CREATED", "*/*/* *:*:*", wildcards=True
+                            "CREATED is dd/mm/yyyy hh:mm:ss",
+                            "//tns:MESSAGE/tns:CREATED",
+                            "*/*/* *:*:*",
+                            wildcards=True,
                         ),
                         holds("no NEXT_PAGE_TOKEN", "count(//tns:NEXT_PAGE_TOKEN) = 0"),
                     ),
@@ -1209,12 +1506,25 @@ def search_messages_suite() -> Suite:
                     search_messages(LEGACY_ID=f"{page}-1"),
                     answered(xpath("COUNT is 1", result(op, "COUNT"), "1")),
                 ),
-                Transfers("Keep CREATED", (Transfer("SINCE", "Read when it was created", "//tns:MESSAGE/tns:CREATED", "SINCE"),)),
+                Transfers(
+                    "Keep CREATED",
+                    (
+                        Transfer(
+                            "SINCE",
+                            "Read when it was created",
+                            "//tns:MESSAGE/tns:CREATED",
+                            "SINCE",
+                        ),
+                    ),
+                ),
                 Soap(
                     "Queue three more",
                     "updateMessages",
                     update_messages(
-                        *(message(f"{page}-{n}", CHANNEL="EMAIL", TO=inbox, SUBJECT="QA") for n in (2, 3, 4))
+                        *(
+                            message(f"{page}-{n}", CHANNEL="EMAIL", TO=inbox, SUBJECT="QA")
+                            for n in (2, 3, 4)
+                        )
                     ),
                     answered(xpath("QUEUED is 3", result("updateMessages", "QUEUED"), "3")),
                 ),
@@ -1225,15 +1535,26 @@ def search_messages_suite() -> Suite:
                     answered(
                         xpath("COUNT is 2", result(op, "COUNT"), "2"),
                         xpath("MORE_RESULTS is true", result(op, "MORE_RESULTS"), "true"),
-                        holds("a NEXT_PAGE_TOKEN", f"string-length({result(op, 'NEXT_PAGE_TOKEN')}) > 0"),
+                        holds(
+                            "a NEXT_PAGE_TOKEN",
+                            f"string-length({result(op, 'NEXT_PAGE_TOKEN')}) > 0",
+                        ),
                         xpath("oldest first", "//tns:MESSAGE[1]/tns:LEGACY_ID", f"{page}-1"),
                     ),
                 ),
-                Transfers("Keep the page token", (Transfer("PAGE_TOKEN", "Page 1", "//tns:NEXT_PAGE_TOKEN", "PAGE_TOKEN"),)),
+                Transfers(
+                    "Keep the page token",
+                    (Transfer("PAGE_TOKEN", "Page 1", "//tns:NEXT_PAGE_TOKEN", "PAGE_TOKEN"),),
+                ),
                 Soap(
                     "Page 2",
                     op,
-                    search_messages(TO=inbox, CREATED_FROM="${#TestCase#SINCE}", PAGE_TOKEN="${#TestCase#PAGE_TOKEN}", MAX_RESULTS="2"),
+                    search_messages(
+                        TO=inbox,
+                        CREATED_FROM="${#TestCase#SINCE}",
+                        PAGE_TOKEN="${#TestCase#PAGE_TOKEN}",  # noqa: S106 (an expansion)
+                        MAX_RESULTS="2",
+                    ),
                     answered(
                         xpath("COUNT is 2", result(op, "COUNT"), "2"),
                         xpath("MORE_RESULTS is false", result(op, "MORE_RESULTS"), "false"),
@@ -1256,8 +1577,16 @@ def search_messages_suite() -> Suite:
         Case(
             "Bad filters: Client.ValidationError naming the field",
             "Each bad filter is refused with a typed fault whose FIELD names it.",
-            [Soap(name, op, search_messages(**filters), refused("Client.ValidationError", field_name), valid_request=valid)
-             for name, filters, field_name, valid in bad],
+            [
+                Soap(
+                    name,
+                    op,
+                    search_messages(**filters),
+                    refused("Client.ValidationError", field_name),
+                    valid_request=valid,
+                )
+                for name, filters, field_name, valid in bad
+            ],
             fail_on_error=False,
         )
     )
@@ -1284,19 +1613,42 @@ def authentication_suite() -> Suite:
             "attacker learns nothing about which part was wrong.",
             [
                 *start(),
-                Soap("Wrong password", "getReservations", wrong_password, refused("Client.AuthenticationFailed")),
-                Transfers("Keep its faultstring", (Transfer("AUTH_MESSAGE", "Wrong password", "//soap:Fault/faultstring", "AUTH_MESSAGE"),)),
+                Soap(
+                    "Wrong password",
+                    "getReservations",
+                    wrong_password,
+                    refused("Client.AuthenticationFailed"),
+                ),
+                Transfers(
+                    "Keep its faultstring",
+                    (
+                        Transfer(
+                            "AUTH_MESSAGE",
+                            "Wrong password",
+                            "//soap:Fault/faultstring",
+                            "AUTH_MESSAGE",
+                        ),
+                    ),
+                ),
                 Soap(
                     "Unknown user",
                     "getReservations",
                     unknown_user,
-                    refused("Client.AuthenticationFailed", None, xpath("the same faultstring", f"{FAULT}/faultstring", same)),
+                    refused(
+                        "Client.AuthenticationFailed",
+                        None,
+                        xpath("the same faultstring", f"{FAULT}/faultstring", same),
+                    ),
                 ),
                 Soap(
                     "Unknown instance",
                     "getReservations",
                     unknown_instance,
-                    refused("Client.AuthenticationFailed", None, xpath("the same faultstring", f"{FAULT}/faultstring", same)),
+                    refused(
+                        "Client.AuthenticationFailed",
+                        None,
+                        xpath("the same faultstring", f"{FAULT}/faultstring", same),
+                    ),
                 ),
                 Soap(
                     "Empty password",
@@ -1379,9 +1731,16 @@ def envelope_suite() -> Suite:
     suite.cases.append(
         Case(
             "Client.MalformedXML",
-            "A body that is not well-formed XML, and one with a DOCTYPE (no XXE, no entity expansion).",
+            "A body that is not well-formed XML, and one with a DOCTYPE (no XXE, no entity "
+            "expansion).",
             [
-                Soap("Not well-formed", "getReservations", good[: good.index("<v1:AUTH>")], refused("Client.MalformedXML"), valid_request=False),
+                Soap(
+                    "Not well-formed",
+                    "getReservations",
+                    good[: good.index("<v1:AUTH>")],
+                    refused("Client.MalformedXML"),
+                    valid_request=False,
+                ),
                 Soap(
                     "A DOCTYPE with an entity",
                     "getReservations",
@@ -1394,7 +1753,9 @@ def envelope_suite() -> Suite:
             fail_on_error=False,
         )
     )
-    operation_only = good[good.index("<v1:getReservations>") : good.index("</soapenv:Body>")].strip()
+    operation_only = good[
+        good.index("<v1:getReservations>") : good.index("</soapenv:Body>")
+    ].strip()
     suite.cases.append(
         Case(
             "Client.InvalidEnvelope",
@@ -1403,14 +1764,17 @@ def envelope_suite() -> Suite:
                 Soap(
                     "The operation without an envelope",
                     "getReservations",
-                    operation_only.replace("<v1:getReservations>", f'<v1:getReservations xmlns:v1="{TNS}">', 1),
+                    operation_only.replace(
+                        "<v1:getReservations>", f'<v1:getReservations xmlns:v1="{TNS}">', 1
+                    ),
                     refused("Client.InvalidEnvelope"),
                     valid_request=False,
                 ),
                 Soap(
                     "An envelope without a Body",
                     "getReservations",
-                    f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}">\n   <soapenv:Header/>\n</soapenv:Envelope>',
+                    f'<soapenv:Envelope xmlns:soapenv="{SOAP_ENV}">\n'
+                    "   <soapenv:Header/>\n</soapenv:Envelope>",
                     refused("Client.InvalidEnvelope"),
                     valid_request=False,
                 ),
@@ -1433,7 +1797,8 @@ def envelope_suite() -> Suite:
                         None,
                         holds(
                             "an Upgrade header names the SOAP 1.1 envelope",
-                            f"count(//soap:Header/*[local-name()='Upgrade' and namespace-uri()='{SOAP12_ENV}']) = 1",
+                            "count(//soap:Header/*[local-name()='Upgrade' and "
+                            f"namespace-uri()='{SOAP12_ENV}']) = 1",
                         ),
                     ),
                     valid_request=False,
@@ -1450,7 +1815,14 @@ def envelope_suite() -> Suite:
                     "Ask for cancelEverything",
                     "getReservations",
                     envelope("cancelEverything", [auth()]),
-                    refused("Client.ResourceNotFound", None, contains("lists the operations", "updateReservations, getReservations, updateMessages, searchMessages")),
+                    refused(
+                        "Client.ResourceNotFound",
+                        None,
+                        contains(
+                            "lists the operations",
+                            "updateReservations, getReservations, updateMessages, searchMessages",
+                        ),
+                    ),
                     valid_request=False,
                 ),
             ],
@@ -1475,7 +1847,8 @@ def envelope_suite() -> Suite:
     suite.cases.append(
         Case(
             "Client.UnsupportedMediaType (HTTP 415)",
-            "A POST with Content-Type application/json gets HTTP 415 (WS-I BP R1115) with the fault as body.",
+            "A POST with Content-Type application/json gets HTTP 415 (WS-I BP R1115) with the "
+            "fault as body.",
             [
                 Http(
                     "POST application/json",
@@ -1483,9 +1856,19 @@ def envelope_suite() -> Suite:
                     "${#Project#ENDPOINT}",
                     (
                         status(415),
-                        xpath("faultcode is soap:Client.UnsupportedMediaType", f"{FAULT}/faultcode", "soap:Client.UnsupportedMediaType"),
-                        xpath("ServiceFault CODE", f"{DETAIL}/tns:CODE", "Client.UnsupportedMediaType"),
-                        xpath("ServiceFault FIELD is Content-Type", f"{DETAIL}/tns:FIELD", "Content-Type"),
+                        xpath(
+                            "faultcode is soap:Client.UnsupportedMediaType",
+                            f"{FAULT}/faultcode",
+                            "soap:Client.UnsupportedMediaType",
+                        ),
+                        xpath(
+                            "ServiceFault CODE", f"{DETAIL}/tns:CODE", "Client.UnsupportedMediaType"
+                        ),
+                        xpath(
+                            "ServiceFault FIELD is Content-Type",
+                            f"{DETAIL}/tns:FIELD",
+                            "Content-Type",
+                        ),
                     ),
                     media_type="application/json",
                     body='{"getReservations": {"APP_LID": "QA"}}',
@@ -1504,12 +1887,21 @@ def envelope_suite() -> Suite:
                     "${#Project#ENDPOINT}",
                     (
                         status(405),
-                        xpath("faultcode is soap:Client.RequestNotAllowed", f"{FAULT}/faultcode", "soap:Client.RequestNotAllowed"),
-                        xpath("ServiceFault CODE", f"{DETAIL}/tns:CODE", "Client.RequestNotAllowed"),
+                        xpath(
+                            "faultcode is soap:Client.RequestNotAllowed",
+                            f"{FAULT}/faultcode",
+                            "soap:Client.RequestNotAllowed",
+                        ),
+                        xpath(
+                            "ServiceFault CODE", f"{DETAIL}/tns:CODE", "Client.RequestNotAllowed"
+                        ),
                     ),
                     body=body,
                 )
-                for name, method, body in (("GET the endpoint", "GET", ""), ("PUT an envelope", "PUT", good))
+                for name, method, body in (
+                    ("GET the endpoint", "GET", ""),
+                    ("PUT an envelope", "PUT", good),
+                )
             ],
             fail_on_error=False,
         )
@@ -1550,7 +1942,8 @@ def envelope_suite() -> Suite:
                                     (
                                         "path",
                                         wsdl_prolog
-                                        + f"//wsdl:binding/wsdl:operation[@name='{name}']/wsoap:operation/@soapAction",
+                                        + f"//wsdl:binding/wsdl:operation[@name='{name}']"
+                                        + "/wsoap:operation/@soapAction",
                                     ),
                                     ("content", name),
                                     ("allowWildcards", "false"),
@@ -1579,7 +1972,9 @@ def suites() -> list[Suite]:
     ]
     missing = set(_operations()) - {suite.name for suite in built}
     if missing:
-        raise SystemExit(f"the WSDL has operations without a test suite: {', '.join(sorted(missing))}")
+        raise SystemExit(
+            f"the WSDL has operations without a test suite: {', '.join(sorted(missing))}"
+        )
     return built
 
 
@@ -1617,7 +2012,9 @@ def _properties(parent: etree._Element, values: Iterable[tuple[str, str]]) -> No
 
 def _checks(parent: etree._Element, checks: Iterable[Check], *where: str) -> None:
     for check in checks:
-        node = _sub(parent, "assertion", type=check.kind, id=_id(*where, check.name), name=check.name)
+        node = _sub(
+            parent, "assertion", type=check.kind, id=_id(*where, check.name), name=check.name
+        )
         if check.config:
             configuration = _sub(node, "configuration")
             for key, value in check.config:
@@ -1805,14 +2202,21 @@ def build() -> bytes:
             _properties(case_node, ((name, "") for name in case.properties))
         _properties(suite_node, ())
     _properties(project, PROJECT_PROPERTIES)
-    for container in ("wssContainer", "oAuth2ProfileContainer", "oAuth1ProfileContainer", "sensitiveInformation"):
+    for container in (
+        "wssContainer",
+        "oAuth2ProfileContainer",
+        "oAuth1ProfileContainer",
+        "sensitiveInformation",
+    ):
         _sub(project, container)
     return bytes(etree.tostring(project, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed project is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed project is stale"
+    )
     args = parser.parse_args(argv)
     built = build()
     if args.check:

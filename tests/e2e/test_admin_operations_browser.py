@@ -107,13 +107,13 @@ def test_an_operator_retries_a_failed_message(world: World, browser: Any) -> Non
     assert len(refused) == 1 and refused[0]["key"] not in world.sms.accepted
     first_key = refused[0]["key"]
     world.sms.behaviour.reject.discard(REFUSED)  # the number is put right at the gateway
-    _clinics(world, clinic.instance, norte.instance, datetime(2027, 3, 3, 8, 0))
 
     driver = browser
     _sign_in(driver, world.url, operator)
 
     # Found by the number spelled otherwise than the HIS sent it.
     world.at(datetime(2027, 3, 3, 9, 20))
+    _clinics(world, clinic.instance, norte.instance, datetime(2027, 3, 3, 8, 20))
     driver.get(f"{world.url}/admin/{clinic.instance}/messages")
     driver.find_element(By.ID, "f-to").send_keys("0034 622 33 44 55")
     _click_and_load(driver, "form.search button[type=submit]")
@@ -143,12 +143,6 @@ def test_an_operator_retries_a_failed_message(world: World, browser: Any) -> Non
     _queue_sms(world, clinic, "LATER-1", "611000222")
     _queue_sms(world, clinic, "LATER-2", "611000333", SEND_AT="03/03/2027 17:00")
 
-    driver.get(f"{world.url}/admin/audit")
-    rows = driver.find_element(By.CSS_SELECTOR, "table.audit tbody").text
-    assert operator in rows and clinic.instance in rows and "Retry message" in rows
-    assert "622" not in driver.page_source  # no patient data in the trail
-    _shoot(driver, "audit")
-
     driver.get(f"{world.url}/admin/clinics")
     listing = driver.find_element(By.ID, "clinics").text
     assert "failing" in listing and "ok" in listing and "his.centro-norte.example" in listing
@@ -160,7 +154,15 @@ def test_an_operator_retries_a_failed_message(world: World, browser: Any) -> Non
     assert "next round" in driver.find_element(By.CSS_SELECTOR, "main p.notice").text
     _shoot(driver, "clinic")
 
+    world.at(datetime(2027, 3, 3, 9, 26))
     driver.get(f"{world.url}/admin/outbox")
     assert "sms-gw" in driver.find_element(By.ID, "queues").text
     assert "HTTP 400" in driver.find_element(By.ID, "failures-day").text
     _shoot(driver, "outbox")
+
+    driver.get(f"{world.url}/admin/audit")
+    rows = driver.find_element(By.CSS_SELECTOR, "table.audit tbody").text
+    assert operator in rows and clinic.instance in rows and "Retry message" in rows
+    assert norte.instance in rows and "Re-run clinic poll" in rows
+    assert "622" not in driver.page_source  # no patient data in the trail
+    _shoot(driver, "audit")

@@ -186,7 +186,14 @@ def test_a_planted_server_defect_fails_the_run_naming_the_assertion(
 ) -> None:
     html = tmp_path / "report.html"
     result = suite_run(
-        defective, PROJECT, "--suite", "updateReservations", "--case", IDEMPOTENT, "--html", str(html)
+        defective,
+        PROJECT,
+        "--suite",
+        "updateReservations",
+        "--case",
+        IDEMPOTENT,
+        "--html",
+        str(html),
     )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()

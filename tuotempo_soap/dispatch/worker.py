@@ -37,7 +37,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,11 +62,17 @@ _SEND_OUTCOME = {
 }
 MAX_OUTAGE_PAUSE = 30.0  # seconds between tries while the database is unavailable
 FLUSH_SECONDS = 0.1  # longest an overlapped send's outcome waits to be recorded
+BACKLOG_ROUNDS = 4  # rounds of outcomes waiting for the database before hand-outs pause
 HOUSEKEEPING_SECONDS = 1.0  # longest the planner and the expiry sweep wait on a busy queue
 
 # What ``_claim`` gives the send loop: the claimed rows and the deadline to
 # hand them out by.
 Claimed = tuple[list[dict[str, Any]], datetime]
+# A send's outcome: the claimed row, its provider, what the sender answered.
+Outcome3 = tuple[dict[str, Any], str, SendResult]
+# What the send loop waits for: a send that ended (its result, or what it
+# raised), or the database thread's work (a recording, a claim) that ended.
+_Report = tuple[dict[str, Any], str, SendResult | BaseException] | Future[Any]
 
 
 def backoff_seconds(
@@ -106,6 +112,7 @@ class OutboxWorker:
         # on the worker's loop, so one process does all the sending.
         self.housekeeping = housekeeping
         self._pool: ThreadPoolExecutor | None = None
+        self._database: ThreadPoolExecutor | None = None
         self._housekept_at = -HOUSEKEEPING_SECONDS  # time.monotonic() of the last run
 
     def run_once(self) -> int:
@@ -188,40 +195,54 @@ class OutboxWorker:
     ) -> int:
         """Hand ``batch`` out to a pool of send threads; record outcomes in batches.
 
-        Only this thread touches the database and the hand-out bookkeeping;
-        send threads report through a queue. Each message's deadline (its
-        claim's) is checked before it is handed out, as in the one-at-a-time
-        loop: what is past it goes back to the queue. ``refill``, while the
-        batches it returns are full, is asked for the next one as soon as
-        fewer messages wait than there are send threads; None means no more.
+        This thread only hands messages out and collects what comes back: send
+        threads report through a queue, and the database work (recording
+        outcomes, claiming the next batch) runs one statement group at a time
+        on the worker's database thread, so no send waits for a commit. Each
+        message's deadline (its claim's) is checked before it is handed out, as
+        in the one-at-a-time loop: what is past it goes back to the queue.
+        ``refill``, while the batches it returns are full, is asked for the
+        next one as soon as fewer messages wait than there are send threads;
+        None means no more.
         """
         concurrency = self.settings.worker_concurrency
         full = self.settings.worker_batch_size
-        done: queue.SimpleQueue[tuple[dict[str, Any], str, SendResult | BaseException]]
-        done = queue.SimpleQueue()
+        reports: queue.SimpleQueue[_Report] = queue.SimpleQueue()
         pending: deque[tuple[dict[str, Any], datetime]] = deque((row, deadline) for row in batch)
         more = refill is not None and len(batch) >= full
         busy: Counter[str] = Counter()
+        limits: dict[str, int] = {}
         in_flight = handed = 0
-        outcomes: list[tuple[dict[str, Any], str, SendResult]] = []
+        outcomes: list[Outcome3] = []  # not yet given to the database thread
+        oldest = 0.0  # time.monotonic() of the oldest of them
+        recording: Future[None] | None = None
+        claiming: Future[Claimed | None] | None = None
         crash: BaseException | None = None
         # Outcomes are recorded a round of sends at a time, or after
         # FLUSH_SECONDS at most: few statements, and little sent but unrecorded
-        # (sent again after a crash, under the same references).
+        # (sent again after a crash, under the same references). Hand-outs
+        # pause while BACKLOG_ROUNDS rounds wait for a slow database.
         flush_at = max(1, concurrency)
-        oldest = 0.0  # time.monotonic() of the oldest unrecorded outcome
-        limits: dict[str, int] = {}
+        backlog = BACKLOG_ROUNDS * flush_at
 
         def attempt(row: dict[str, Any], provider: str) -> None:
             try:
-                done.put((row, provider, self._deliver(row, provider)))
+                reports.put((row, provider, self._deliver(row, provider)))
             except BaseException as exc:  # reported to the worker's thread, never lost
-                done.put((row, provider, exc))
+                reports.put((row, provider, exc))
 
-        with self._pool_for(len(batch)) as pool:
+        def finished(future: Future[Any]) -> None:
+            reports.put(future)
+
+        with self._pool_for(len(batch)) as pool, self._database_thread() as database:
             try:
-                while pending or in_flight or more:
-                    while pending and crash is None and in_flight < concurrency:
+                while pending or in_flight or more or recording or claiming:
+                    while (
+                        pending
+                        and crash is None
+                        and in_flight < concurrency
+                        and len(outcomes) < backlog
+                    ):
                         row, until = pending[0]
                         provider = row.get("provider") or self.dispatch.provider_name_for(
                             row["instance_name"], row["channel"]
@@ -249,34 +270,47 @@ class OutboxWorker:
                         if pending:
                             self._release([int(r["id"]) for r, _ in pending])
                             pending.clear()
-                    if refill is not None and more and len(pending) < concurrency:
+                    if refill and more and claiming is None and len(pending) < concurrency:
                         # While this batch's last sends are in flight.
-                        claimed = refill()
-                        more = claimed is not None and len(claimed[0]) >= full
-                        if claimed is not None:
-                            rows, until = claimed
-                            pending.extend((row, until) for row in rows)
-                        continue  # hand them out before waiting
-                    if not in_flight:
-                        if outcomes:
-                            self._record_many(outcomes)
-                            outcomes = []
-                        continue  # claim more, or the loop ends
+                        claiming = database.submit(refill)
+                        claiming.add_done_callback(finished)
+                    due = outcomes and (
+                        len(outcomes) >= flush_at
+                        or not (pending or in_flight)
+                        or time.monotonic() - oldest >= FLUSH_SECONDS
+                    )
+                    if due and recording is None:
+                        recording = database.submit(self._record_many, outcomes)
+                        recording.add_done_callback(finished)
+                        outcomes = []
+                    if not (in_flight or recording or claiming):
+                        continue  # more to hand out, or the loop ends
                     wait = None
-                    if outcomes:
+                    if outcomes and recording is None:
                         wait = max(0.0, oldest + FLUSH_SECONDS - time.monotonic())
                     try:
-                        reports = [done.get(timeout=wait)]
-                    except queue.Empty:  # outcomes waited long enough
-                        self._record_many(outcomes)
-                        outcomes = []
+                        got = [reports.get(timeout=wait)]
+                    except queue.Empty:  # outcomes waited long enough: recorded above
                         continue
                     while True:
                         try:
-                            reports.append(done.get_nowait())
+                            got.append(reports.get_nowait())
                         except queue.Empty:
                             break
-                    for row, provider, result in reports:
+                    for report in got:
+                        if isinstance(report, Future):
+                            if report is recording:
+                                recording = None
+                                report.result()  # a failure to record ends the pass
+                            else:
+                                claiming = None
+                                claimed = report.result()
+                                more = claimed is not None and len(claimed[0]) >= full
+                                if claimed is not None:
+                                    rows, until = claimed
+                                    pending.extend((row, until) for row in rows)
+                            continue
+                        row, provider, result = report
                         busy[provider] -= 1
                         in_flight -= 1
                         if isinstance(result, BaseException):
@@ -287,28 +321,42 @@ class OutboxWorker:
                             if not outcomes:
                                 oldest = time.monotonic()
                             outcomes.append((row, provider, result))
-                    if len(outcomes) >= flush_at or not (pending or in_flight):
-                        self._record_many(outcomes)
-                        outcomes = []
             except BaseException:
                 # Whatever is in flight ends on its own (the pool waits for it);
                 # its outcome is recorded if the database still answers.
-                self._drain_after_failure(done, in_flight, outcomes)
+                self._drain_after_failure(reports, in_flight, outcomes, [recording, claiming])
                 raise
-        if outcomes:
-            self._record_many(outcomes)
         if crash is not None:
             raise crash
         return handed
 
+    def _database_thread(self) -> AbstractContextManager[ThreadPoolExecutor]:
+        """``run``'s long-lived database thread, or one for this call."""
+        if self._database is not None:
+            return nullcontext(self._database)
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
+
     def _drain_after_failure(
         self,
-        done: queue.SimpleQueue[tuple[dict[str, Any], str, SendResult | BaseException]],
+        reports: queue.SimpleQueue[_Report],
         in_flight: int,
-        outcomes: list[tuple[dict[str, Any], str, SendResult]],
+        outcomes: list[Outcome3],
+        database_work: list[Future[Any] | None],
     ) -> None:
-        for _ in range(in_flight):
-            row, provider, result = done.get()
+        """Wait for the sends and the database work under way; record what came back.
+
+        A batch the database thread claimed meanwhile is left to its lease:
+        nothing of it was sent.
+        """
+        for work in database_work:
+            if work is not None:
+                wait([work])
+        while in_flight:
+            report = reports.get()
+            if isinstance(report, Future):
+                continue
+            row, provider, result = report
+            in_flight -= 1
             if not isinstance(result, BaseException):
                 outcomes.append((row, provider, result))
         try:
@@ -333,12 +381,15 @@ class OutboxWorker:
             self._pool = ThreadPoolExecutor(
                 max_workers=self.settings.worker_concurrency, thread_name_prefix="outbox-send"
             )
+            self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
         try:
             return self._loop(stop, once=once)
         finally:
             pool, self._pool = self._pool, None
-            if pool is not None:
-                pool.shutdown(wait=True)
+            database, self._database = self._database, None
+            for executor in (pool, database):
+                if executor is not None:
+                    executor.shutdown(wait=True)
 
     def _loop(self, stop: threading.Event, *, once: bool) -> int:
         total = 0

@@ -59,7 +59,7 @@ class Exchange:
         return self._document
 
 
-class AssertionFailed(Exception):
+class AssertionFailedError(Exception):
     pass
 
 
@@ -71,25 +71,25 @@ def _short(text: str) -> str:
 def _fault(exchange: Exchange) -> Any:
     root = exchange.document()
     if root.tag != f"{{{SOAP11_ENV}}}Envelope":
-        raise AssertionFailed(f"Response is not a SOAP 1.1 envelope (its root is {root.tag})")
+        raise AssertionFailedError(f"Response is not a SOAP 1.1 envelope (its root is {root.tag})")
     return root.find(f"{{{SOAP11_ENV}}}Body/{{{SOAP11_ENV}}}Fault")
 
 
 def _soap_response(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     root = exchange.document()
     if root.tag != f"{{{SOAP11_ENV}}}Envelope":
-        raise AssertionFailed(f"Response is not a SOAP 1.1 envelope (its root is {root.tag})")
+        raise AssertionFailedError(f"Response is not a SOAP 1.1 envelope (its root is {root.tag})")
     if root.find(f"{{{SOAP11_ENV}}}Body") is None:
-        raise AssertionFailed("Response has no SOAP Body")
+        raise AssertionFailedError("Response has no SOAP Body")
     return "Response is a SOAP 1.1 envelope"
 
 
 def _schema(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     if exchange.contract is None or exchange.operation is None:
-        raise AssertionFailed("no WSDL operation to check the response against")
+        raise AssertionFailedError("no WSDL operation to check the response against")
     errors = exchange.contract.check_answer(exchange.document(), exchange.operation)
     if errors:
-        raise AssertionFailed("Schema compliance failed: " + "; ".join(errors[:5]))
+        raise AssertionFailedError("Schema compliance failed: " + "; ".join(errors[:5]))
     return "Schema compliance OK"
 
 
@@ -98,13 +98,13 @@ def _not_soap_fault(assertion: Assertion, exchange: Exchange, expand: Callable[[
     if fault is not None:
         code = fault.findtext("faultcode") or ""
         text = fault.findtext("faultstring") or ""
-        raise AssertionFailed(f"Response is a SOAP Fault: {code}: {_short(text)}")
+        raise AssertionFailedError(f"Response is a SOAP Fault: {code}: {_short(text)}")
     return "Response is not a SOAP Fault"
 
 
 def _soap_fault(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     if _fault(exchange) is None:
-        raise AssertionFailed("Response is not a SOAP Fault")
+        raise AssertionFailedError("Response is not a SOAP Fault")
     return "Response is a SOAP Fault"
 
 
@@ -133,14 +133,14 @@ def _xpath_match(assertion: Assertion, exchange: Exchange, expand: Callable[[str
     try:
         document = exchange.document()
     except XmlError as exc:
-        raise AssertionFailed(f"XPath Match on a response that is not XML: {exc}") from None
+        raise AssertionFailedError(f"XPath Match on a response that is not XML: {exc}") from None
     try:
         shown = _short(split(path)[1])  # the expression, without its namespace prolog
         matches: list[Match] = select(document, path)
     except XPathError as exc:
-        raise AssertionFailed(f"XPath Match failed: {exc}") from None
+        raise AssertionFailedError(f"XPath Match failed: {exc}") from None
     if not matches:
-        raise AssertionFailed(f"Missing content for xpath [{shown}] in Response")
+        raise AssertionFailedError(f"Missing content for xpath [{shown}] in Response")
     expected_xml = None
     if expected.lstrip().startswith("<"):
         try:
@@ -161,7 +161,7 @@ def _xpath_match(assertion: Assertion, exchange: Exchange, expand: Callable[[str
             return f"Response matches content for [{shown}]"
     actual = ", ".join(f"[{_short(match.text)}]" for match in matches[:3])
     more = f" and {len(matches) - 3} more" if len(matches) > 3 else ""
-    raise AssertionFailed(
+    raise AssertionFailedError(
         f"XPath Match failed for [{shown}]: expecting [{_short(expected)}], "
         f"actual was {actual}{more}"
     )
@@ -170,14 +170,14 @@ def _xpath_match(assertion: Assertion, exchange: Exchange, expand: Callable[[str
 def _contains(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     token, found = _find_token(assertion, exchange, expand)
     if not found:
-        raise AssertionFailed(f"Missing token [{_short(token)}] in Response")
+        raise AssertionFailedError(f"Missing token [{_short(token)}] in Response")
     return f"Response contains token [{_short(token)}]"
 
 
 def _not_contains(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     token, found = _find_token(assertion, exchange, expand)
     if found:
-        raise AssertionFailed(f"Response contains token [{_short(token)}]")
+        raise AssertionFailedError(f"Response contains token [{_short(token)}]")
     return f"Response does not contain token [{_short(token)}]"
 
 
@@ -194,7 +194,9 @@ def _find_token(
         try:
             return token, re.fullmatch(token, content) is not None
         except re.error as exc:
-            raise AssertionFailed(f"the regular expression [{token}] is invalid: {exc}") from None
+            raise AssertionFailedError(
+                f"the regular expression [{token}] is invalid: {exc}"
+            ) from None
     if config.get("ignoreCase", "false").strip().lower() == "true":
         return token, token.upper() in content.upper()
     return token, token in content
@@ -208,20 +210,24 @@ def _valid_status(assertion: Assertion, exchange: Exchange, expand: Callable[[st
     codes = _codes(assertion)
     if exchange.status not in codes:
         expected = ", ".join(str(code) for code in sorted(codes))
-        raise AssertionFailed(f"Response status code {exchange.status} is not in [{expected}]")
+        raise AssertionFailedError(f"Response status code {exchange.status} is not in [{expected}]")
     return f"Response status code {exchange.status} is valid"
 
 
 def _invalid_status(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     if exchange.status in _codes(assertion):
-        raise AssertionFailed(f"Response status code {exchange.status} is among the invalid ones")
+        raise AssertionFailedError(
+            f"Response status code {exchange.status} is among the invalid ones"
+        )
     return f"Response status code {exchange.status} is not invalid"
 
 
 def _sla(assertion: Assertion, exchange: Exchange, expand: Callable[[str], str]) -> str:
     limit = int(assertion.config.get("SLA", "0").strip())
     if exchange.milliseconds > limit:
-        raise AssertionFailed(f"Response did not meet SLA {exchange.milliseconds:.0f} > {limit} ms")
+        raise AssertionFailedError(
+            f"Response did not meet SLA {exchange.milliseconds:.0f} > {limit} ms"
+        )
     return f"Response took {exchange.milliseconds:.0f} ms, within {limit} ms"
 
 
@@ -245,7 +251,7 @@ def judge(
     """(holds, why) for one assertion; any problem evaluating it is a failure."""
     try:
         return True, _JUDGES[assertion.kind](assertion, exchange, expand)
-    except AssertionFailed as exc:
+    except AssertionFailedError as exc:
         return False, str(exc)
     except XmlError as exc:
         return False, f"{assertion.label}: {exc}"

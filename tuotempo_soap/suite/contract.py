@@ -29,7 +29,7 @@ class OperationContract:
     fault_elements: tuple[str, ...]
 
 
-class _CachedParts(etree.Resolver):  # type: ignore[misc]
+class _CachedParts(etree.Resolver):
     """Serves schema documents from the project's definition cache only."""
 
     def __init__(self, parts: dict[str, bytes]) -> None:
@@ -83,10 +83,10 @@ class Contract:
         bindings = list(root.iterfind(f"{{{WSDL}}}binding"))
         chosen = None
         for binding in bindings:
-            if binding_name in (None, f"{{{tns}}}{binding.get('name')}", binding.get("name")):
-                if binding.find(f"{{{WSDL_SOAP11}}}binding") is not None:
-                    chosen = binding
-                    break
+            named = binding_name in (None, f"{{{tns}}}{binding.get('name')}", binding.get("name"))
+            if named and binding.find(f"{{{WSDL_SOAP11}}}binding") is not None:
+                chosen = binding
+                break
         if chosen is None:
             raise ProjectError(
                 f"the WSDL of interface {self.interface!r} has no SOAP 1.1 binding"
@@ -102,7 +102,9 @@ class Contract:
             None,
         )
         if port_type is None:
-            raise ProjectError(f"the WSDL binding names a portType it does not define: {port_type_name}")
+            raise ProjectError(
+                f"the WSDL binding names a portType it does not define: {port_type_name}"
+            )
         abstract = {item.get("name"): item for item in port_type.iterfind(f"{{{WSDL}}}operation")}
         operations: dict[str, OperationContract] = {}
         for item in chosen.iterfind(f"{{{WSDL}}}operation"):
@@ -212,7 +214,9 @@ class Contract:
         if parts[:2] != ["faultcode", "faultstring"] or any(
             name not in ("faultcode", "faultstring", "faultactor", "detail") for name in parts
         ):
-            errors.append(f"the Fault holds {parts}, not faultcode, faultstring[, faultactor][, detail]")
+            errors.append(
+                f"the Fault holds {parts}, not faultcode, faultstring[, faultactor][, detail]"
+            )
         detail = fault.find("detail")
         for item in detail if detail is not None else ():
             if not isinstance(item.tag, str):

@@ -80,4 +80,3 @@ def expand(text: str, scope: Scope) -> str:
             return expanded
         text = expanded
     raise ExpansionError("property expansion does not settle (does a property name itself?)")
-

@@ -10,6 +10,7 @@ SoapUI does not run them either, and the reports list them as such.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -237,7 +238,9 @@ def _timeout(value: str | None) -> float | None:
     try:
         milliseconds = int(value.strip())
     except ValueError:
-        raise ProjectError(f"a request timeout of {value!r} is not a number of milliseconds") from None
+        raise ProjectError(
+            f"a request timeout of {value!r} is not a number of milliseconds"
+        ) from None
     return milliseconds / 1000 if milliseconds > 0 else None
 
 
@@ -376,6 +379,11 @@ class _Reader:
         return ()
 
     def open_request(self, request: Any, where: str) -> None:
+        encoding = _text(request, "encoding", "UTF-8") or "UTF-8"
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            self.refuse(f"{where}: encoding {encoding!r}")
         credentials = request.find(_con("credentials"))
         auth = _text(credentials, "authType") if credentials is not None else ""
         if auth not in _OPEN_AUTH:
@@ -597,4 +605,3 @@ def load_project(path: Path) -> Project:
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror}") from None
     return read_project(data, path)
-

@@ -79,35 +79,48 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
 .PASS{color:#17692e}.FAIL,.ERROR{color:#b00020;font-weight:bold}.DISABLED,.NOT{color:#777}
-pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;word-break:break-all;max-height:30em;overflow:auto}
+pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;word-break:break-all;
+max-height:30em;overflow:auto}
 details{margin:2px 0}summary{cursor:pointer}ul{margin:4px 0}
 </style></head><body>
-<h1>{{ result.project }}: <span class="{{ 'PASS' if result.ok else 'FAIL' }}">{{ verdict }}</span></h1>
+<h1>{{ result.project }}:
+<span class="{{ 'PASS' if result.ok else 'FAIL' }}">{{ verdict }}</span></h1>
 <p>{{ result.cases|length }} test cases: {{ counts.PASS }} passed, {{ counts.FAIL }} failed,
-{{ counts.ERROR }} in error, {{ counts.DISABLED }} disabled; {{ '%.1f'|format(result.seconds) }} s.
-Endpoint {{ result.endpoint or '(the project\\'s own)' }}, started {{ started }} UTC.</p>
+{{ counts.ERROR }} in error, {{ counts.DISABLED }} disabled;
+{{ '%.1f'|format(result.seconds) }} s. Endpoint {{ result.endpoint or 'as in the project' }},
+started {{ started }} UTC.</p>
 {% for suite, cases in suites %}
 <h2>{{ suite }}</h2>
 <table><tr><th>test case</th><th>result</th><th>time</th></tr>
 {% for case in cases %}
-<tr><td><details{% if case.status in ('FAIL', 'ERROR') %} open{% endif %}><summary>{{ case.name }}</summary>
+<tr><td>
+<details{% if case.status in ('FAIL', 'ERROR') %} open{% endif %}>
+<summary>{{ case.name }}</summary>
 {% if case.description %}<p>{{ case.description }}</p>{% endif %}
 <ul>{% for step in case.steps %}
-<li><span class="{{ step.status }}">{{ step.status }}</span> {{ step.kind }} &ldquo;{{ step.name }}&rdquo;
+<li><span class="{{ step.status }}">{{ step.status }}</span>
+{{ step.kind }} &ldquo;{{ step.name }}&rdquo;
 {% if step.http_status %}(HTTP {{ step.http_status }}){% endif %}
-{% if step.status == 'ERROR' or (step.status == 'FAIL' and not step.assertions) %}: {{ step.message }}{% endif %}
+{% if step.status == 'ERROR' or (step.status == 'FAIL' and not step.assertions) %}
+: {{ step.message }}{% endif %}
 {% if step.assertions %}<ul>{% for item in step.assertions %}
-<li><span class="{{ 'PASS' if item.passed else 'FAIL' }}">{{ 'ok' if item.passed else 'FAILED' }}</span>
-{{ item.label }} &ldquo;{{ item.name }}&rdquo;{% if not item.passed %}: {{ item.message }}{% endif %}</li>
+<li><span class="{{ 'PASS' if item.passed else 'FAIL' }}">
+{{ 'ok' if item.passed else 'FAILED' }}</span>
+{{ item.label }} &ldquo;{{ item.name }}&rdquo;
+{% if not item.passed %}: {{ item.message }}{% endif %}</li>
 {% endfor %}</ul>{% endif %}
 {% if step.status in ('FAIL', 'ERROR') %}
-{% if step.request %}<details><summary>request to {{ step.endpoint }}</summary><pre>{{ step.request }}</pre></details>{% endif %}
-{% if step.response %}<details open><summary>response</summary><pre>{{ step.response }}</pre></details>{% endif %}
+{% if step.request %}<details><summary>request to {{ step.endpoint }}</summary>
+<pre>{{ step.request }}</pre></details>{% endif %}
+{% if step.response %}<details open><summary>response</summary>
+<pre>{{ step.response }}</pre></details>{% endif %}
 {% endif %}</li>
 {% endfor %}</ul></details></td>
-<td class="{{ case.status }}">{{ case.status }}</td><td>{{ '%.2f'|format(case.seconds) }} s</td></tr>
+<td class="{{ case.status }}">{{ case.status }}</td>
+<td>{{ '%.2f'|format(case.seconds) }} s</td></tr>
 {% endfor %}</table>
 {% endfor %}
 </body></html>
@@ -137,4 +150,3 @@ def write_junit(result: RunResult, path: Path) -> None:
 def write_html(result: RunResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html_report(result), encoding="utf-8")
-

@@ -9,7 +9,9 @@ messages are stored with them masked, so no report can leak them.
 
 from __future__ import annotations
 
+import codecs
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -137,7 +139,9 @@ def _selected(project: Project, options: RunOptions) -> list[tuple[TestSuite, Te
         raise ProjectError(
             f"no test case named {', '.join(map(repr, unknown))} in the suites chosen"
         )
-    return [(suite, case) for suite, case in chosen if not options.cases or case.name in options.cases]
+    return [
+        (suite, case) for suite, case in chosen if not options.cases or case.name in options.cases
+    ]
 
 
 class _Masker:
@@ -167,9 +171,7 @@ class Runner:
 
     def run(self) -> RunResult:
         plan = _selected(self.project, self.options)
-        result = RunResult(
-            self.project.name, self.properties.get("ENDPOINT"), datetime.now(UTC)
-        )
+        result = RunResult(self.project.name, self.properties.get("ENDPOINT"), datetime.now(UTC))
         start = time.monotonic()
         suite_properties: dict[str, dict[str, str]] = {}
         for number, (suite, case) in enumerate(plan, start=1):
@@ -293,7 +295,7 @@ class Runner:
             outcome.message = f"no response from {endpoint}: {type(exc).__name__}: {exc}"
             return outcome
         milliseconds = (time.monotonic() - begun) * 1000
-        text = answer.content.decode(answer.encoding or "utf-8", errors="replace")
+        text = answer.content.decode(_charset(answer.headers.get("Content-Type")), errors="replace")
         outcome.http_status = answer.status_code
         outcome.response = mask(text, _KEPT)
         scope.steps[step.name] = {
@@ -373,6 +375,18 @@ class Runner:
         """The first value ``path`` selects in ``source`` (SoapUI takes the first)."""
         matches = select(parse_xml(source, "the transfer's source"), path)
         return matches[0].text if matches else None
+
+
+def _charset(content_type: str | None) -> str:
+    """The answer's declared charset, else UTF-8 (not HTTP's old ISO-8859-1 default
+    for text/*: SOAP stacks mean UTF-8, and an XML declaration wins when parsing)."""
+    found = re.search(r";\s*charset\s*=\s*\"?([\w.:-]+)", content_type or "", re.IGNORECASE)
+    if found:
+        try:
+            return codecs.lookup(found.group(1)).name
+        except LookupError:
+            pass
+    return "utf-8"
 
 
 def run_project(project: Project, options: RunOptions | None = None) -> RunResult:

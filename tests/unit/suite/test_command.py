@@ -28,7 +28,9 @@ def test_a_groovy_step_is_refused_by_name_and_nothing_runs(tmp_path: Path) -> No
             )
         )
     )
-    code, output = invoke(str(path), "--endpoint", "http://127.0.0.1:9/soap", "--junit", str(tmp_path / "j.xml"))
+    code, output = invoke(
+        str(path), "--endpoint", "http://127.0.0.1:9/soap", "--junit", str(tmp_path / "j.xml")
+    )
     assert code == 2
     assert "nothing was run" in output
     assert (

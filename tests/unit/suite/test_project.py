@@ -42,7 +42,12 @@ def test_a_supported_project_reads_into_steps_and_assertions() -> None:
                 "C",
                 soap_step("Read", request_body(), assertion(NOT_SOAP_FAULT, "Not SOAP Fault")),
                 transfer_step("Take", "Read", "//tns:NEXT_REQUEST_TIMESTAMP", "CURSOR"),
-                http_step("Get", "GET", "${#Project#ENDPOINT}?wsdl", assertion("Valid HTTP Status Codes", codes="200")),
+                http_step(
+                    "Get",
+                    "GET",
+                    "${#Project#ENDPOINT}?wsdl",
+                    assertion("Valid HTTP Status Codes", codes="200"),
+                ),
             )
         )
     )
@@ -124,7 +129,9 @@ def test_scripts_and_script_expansions_are_refused() -> None:
 )
 def test_expansions_the_runner_cannot_honour_are_refused(text: str, named: str) -> None:
     problems = refusal(
-        project(case("C", soap_step("Read", request_body(inner=f"<v1:APP_LID>{text}</v1:APP_LID>"))))
+        project(
+            case("C", soap_step("Read", request_body(inner=f"<v1:APP_LID>{text}</v1:APP_LID>")))
+        )
     )
     assert len(problems) == 1 and named in problems[0]
 
@@ -145,7 +152,9 @@ def test_disabled_parts_are_kept_as_disabled_not_refused() -> None:
             case(
                 "C",
                 raw_step("groovy", "Not now", disabled=True),
-                soap_step("Read", request_body(), assertion("GroovyScriptAssertion", "Off", disabled=True)),
+                soap_step(
+                    "Read", request_body(), assertion("GroovyScriptAssertion", "Off", disabled=True)
+                ),
             ),
             case("Off", raw_step("groovy", "Script"), disabled=True),
         )

@@ -54,9 +54,14 @@ def run(data: bytes, app: Recorder, **options: object) -> RunResult:
 def test_requests_carry_soapui_headers_and_expanded_properties() -> None:
     app = Recorder((200, page()))
     result = run(
-        project(case("C", soap_step("Read", request_body(inner="<v1:APP_LID>${#TestCase#X}</v1:APP_LID>")),
-                     extra="<con:properties><con:property><con:name>X</con:name><con:value>A-1</con:value>"
-                     "</con:property></con:properties>")),
+        project(
+            case(
+                "C",
+                soap_step("Read", request_body(inner="<v1:APP_LID>${#TestCase#X}</v1:APP_LID>")),
+                extra="<con:properties><con:property><con:name>X</con:name><con:value>A-1</con:value>"
+                "</con:property></con:properties>",
+            )
+        ),
         app,
         properties={"INSTANCE": "tt_other"},
     )
@@ -129,7 +134,9 @@ def test_xpath_match_compares_as_soapui_does() -> None:
                     xpath("a count", "count(//tns:COUNT)", "1"),
                     xpath("a sum", "//tns:COUNT + 0.5", "2.5"),
                     xpath("a condition", "//tns:COUNT = 2 and //tns:RESULT = 'OK'", "true"),
-                    xpath("wildcards", "//tns:NEXT_REQUEST_TIMESTAMP", "*/*/* *:*:*#*", wildcards=True),
+                    xpath(
+                        "wildcards", "//tns:NEXT_REQUEST_TIMESTAMP", "*/*/* *:*:*#*", wildcards=True
+                    ),
                     xpath("any of several nodes", "//tns:*", "OK"),
                     xpath("an expectation with a property", "//tns:RESULT", "${#Project#OK}"),
                     xpath("a wrong value", "//tns:COUNT", "3"),
@@ -145,7 +152,9 @@ def test_xpath_match_compares_as_soapui_does() -> None:
         ),
         app,
     )
-    verdicts = {item.name: (item.passed, item.message) for item in result.cases[0].steps[0].assertions}
+    verdicts = {
+        item.name: (item.passed, item.message) for item in result.cases[0].steps[0].assertions
+    }
     passed = [name for name, (ok, _) in verdicts.items() if ok]
     assert passed == [
         "text of a node",
@@ -176,8 +185,12 @@ def test_soap_fault_assertions_use_soapuis_crossed_type_ids() -> None:
         assertion(NOT_CONTAINS, "no trace", token="Traceback"),
     )
     app = Recorder((500, fault("Client.ValidationError", "Read the manual", "START_DATE")))
-    result = run(project(case("C", soap_step("Read", request_body(), *checks), fail_on_error=False)), app)
-    verdicts = {item.name: (item.passed, item.message) for item in result.cases[0].steps[0].assertions}
+    result = run(
+        project(case("C", soap_step("Read", request_body(), *checks), fail_on_error=False)), app
+    )
+    verdicts = {
+        item.name: (item.passed, item.message) for item in result.cases[0].steps[0].assertions
+    }
     assert verdicts["Not SOAP Fault"] == (
         False,
         "Response is a SOAP Fault: soap11env:Client.ValidationError: Read the manual",
@@ -196,7 +209,13 @@ def test_schema_compliance_checks_the_answer_against_the_cached_wsdl() -> None:
     schema = assertion(SCHEMA_COMPLIANCE, "Schema Compliance")
     compliant = Recorder((200, page()), (500, fault("Client.AuthenticationFailed")))
     result = run(
-        project(case("C", soap_step("Read", request_body(), schema), soap_step("Refused", request_body(), schema))),
+        project(
+            case(
+                "C",
+                soap_step("Read", request_body(), schema),
+                soap_step("Refused", request_body(), schema),
+            )
+        ),
         compliant,
     )
     assert result.ok, result.cases[0].problems
@@ -204,9 +223,17 @@ def test_schema_compliance_checks_the_answer_against_the_cached_wsdl() -> None:
     extra_field = page(extra="<tns:SURPRISE>1</tns:SURPRISE>")
     wrong_operation = page().replace("getReservationsResponse", "searchMessagesResponse")
     untyped_fault = fault("Client.X").replace("tns:ServiceFault", "tns:OtherFault")
-    broken = Recorder(*((200, answer) for answer in (wrong_type, extra_field, wrong_operation, untyped_fault)))
+    broken = Recorder(
+        *((200, answer) for answer in (wrong_type, extra_field, wrong_operation, untyped_fault))
+    )
     result = run(
-        project(case("C", *(soap_step(f"Step {n}", request_body(), schema) for n in range(4)), fail_on_error=False)),
+        project(
+            case(
+                "C",
+                *(soap_step(f"Step {n}", request_body(), schema) for n in range(4)),
+                fail_on_error=False,
+            )
+        ),
         broken,
     )
     messages = [step.assertions[0].message for step in result.cases[0].steps]
@@ -227,8 +254,12 @@ def test_fail_on_error_stops_a_case_and_the_next_case_still_runs() -> None:
                 soap_step("Two", request_body()),
             ),
             case("Goes on", soap_step("One", request_body())),
-            case("Carries on", soap_step("Bad", request_body(), xpath("COUNT is 5", "//tns:COUNT", "5")),
-                 soap_step("After", request_body()), fail_on_error=False),
+            case(
+                "Carries on",
+                soap_step("Bad", request_body(), xpath("COUNT is 5", "//tns:COUNT", "5")),
+                soap_step("After", request_body()),
+                fail_on_error=False,
+            ),
         ),
         app,
     )
@@ -245,20 +276,36 @@ def test_fail_on_error_stops_a_case_and_the_next_case_still_runs() -> None:
 
 def test_passwords_never_reach_the_results() -> None:
     app = Recorder((200, page(cursor="echo s3cret-pass")))
-    result = run(project(case("C", soap_step("Read", request_body(), xpath("x", "//tns:COUNT", "9")))), app)
+    result = run(
+        project(case("C", soap_step("Read", request_body(), xpath("x", "//tns:COUNT", "9")))), app
+    )
     step = result.cases[0].steps[0]
     assert step.request is not None and "s3cret-pass" not in step.request and MASK in step.request
     assert step.response is not None and "s3cret-pass" not in step.response
 
 
 def test_http_steps_send_their_method_and_media_type() -> None:
-    app = Recorder((415, fault("Client.UnsupportedMediaType", "no JSON", "Content-Type")), (405, fault("Client.RequestNotAllowed")))
+    app = Recorder(
+        (415, fault("Client.UnsupportedMediaType", "no JSON", "Content-Type")),
+        (405, fault("Client.RequestNotAllowed")),
+    )
     result = run(
         project(
             case(
                 "C",
-                http_step("Post", "POST", "${#Project#ENDPOINT}", assertion(VALID_STATUS, "415", codes="415"), body='{"a": 1}'),
-                http_step("Get", "GET", "${#Project#ENDPOINT}?x=1", assertion(VALID_STATUS, "405", codes="405")),
+                http_step(
+                    "Post",
+                    "POST",
+                    "${#Project#ENDPOINT}",
+                    assertion(VALID_STATUS, "415", codes="415"),
+                    body='{"a": 1}',
+                ),
+                http_step(
+                    "Get",
+                    "GET",
+                    "${#Project#ENDPOINT}?x=1",
+                    assertion(VALID_STATUS, "405", codes="405"),
+                ),
             )
         ),
         app,
@@ -303,13 +350,18 @@ def test_a_missing_property_and_a_dead_endpoint_are_step_errors() -> None:
     session.mount("http://", Refusing())
     loaded = read_project(
         project(
-            case("Missing", soap_step("Read", request_body(inner="<v1:APP_LID>${#TestCase#NOPE}</v1:APP_LID>"))),
+            case(
+                "Missing",
+                soap_step("Read", request_body(inner="<v1:APP_LID>${#TestCase#NOPE}</v1:APP_LID>")),
+            ),
             case("Dead", soap_step("Read", request_body())),
         )
     )
     missing, dead = run_project(loaded, RunOptions(session=session)).cases
     assert missing.status == ERROR
-    assert missing.problems == ['step "Read": ${#TestCase#NOPE}: the TestCase has no property \'NOPE\'']
+    assert missing.problems == [
+        "step \"Read\": ${#TestCase#NOPE}: the TestCase has no property 'NOPE'"
+    ]
     assert dead.status == ERROR
     assert dead.problems[0].startswith(f'step "Read": no response from {ENDPOINT}: ConnectionError')
 
@@ -318,9 +370,17 @@ def test_disabled_cases_steps_and_assertions_are_reported_not_run() -> None:
     app = Recorder((200, page()))
     result = run(
         project(
-            case("On", soap_step("Off", request_body(), disabled=True),
-                 soap_step("Read", request_body(), xpath("off", "//tns:COUNT", "7").replace(
-                     "<con:assertion ", '<con:assertion disabled="true" ', 1))),
+            case(
+                "On",
+                soap_step("Off", request_body(), disabled=True),
+                soap_step(
+                    "Read",
+                    request_body(),
+                    xpath("off", "//tns:COUNT", "7").replace(
+                        "<con:assertion ", '<con:assertion disabled="true" ', 1
+                    ),
+                ),
+            ),
             case("Off", soap_step("Read", request_body()), disabled=True),
         ),
         app,
@@ -334,5 +394,7 @@ def test_disabled_cases_steps_and_assertions_are_reported_not_run() -> None:
 
 def test_suite_and_case_filters() -> None:
     app = Recorder((200, page()))
-    result = run(project(case("A", soap_step("Read", request_body())), case("B")), app, cases=("A",))
+    result = run(
+        project(case("A", soap_step("Read", request_body())), case("B")), app, cases=("A",)
+    )
     assert [outcome.name for outcome in result.cases] == ["A"]

@@ -16,7 +16,13 @@ import pytest
 from lxml import etree
 
 from tuotempo_soap.suite.contract import Contract
-from tuotempo_soap.suite.project import EXPANSION, SoapRequestStep, load_project
+from tuotempo_soap.suite.project import (
+    EXPANSION,
+    HttpRequestStep,
+    SoapRequestStep,
+    TransferStep,
+    load_project,
+)
 from tuotempo_soap.suite.xmldoc import SOAP11_ENV, parse_xml
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -54,7 +60,11 @@ def test_the_project_caches_the_committed_wsdl_and_its_operations() -> None:
         if node.getparent().tag == "{http://schemas.xmlsoap.org/wsdl/}binding"
     }
     listed = {node.get("name") for node in root.iter(f"{con}operation") if node.get("action")}
-    assert listed == bound == {"updateReservations", "getReservations", "updateMessages", "searchMessages"}
+    assert (
+        listed
+        == bound
+        == {"updateReservations", "getReservations", "updateMessages", "searchMessages"}
+    )
 
 
 def test_the_runner_reads_the_whole_project_with_one_suite_per_operation() -> None:
@@ -77,7 +87,9 @@ def test_every_documented_faultcode_is_tested_or_said_why_not(generator: ModuleT
     documented = _documented_faultcodes()
     assert {"Client.AuthenticationFailed", "VersionMismatch", "Server.InternalError"} <= documented
     text = PROJECT.read_text(encoding="utf-8")
-    tested = set(re.findall(r"<content>soap:((?:Client|Server)\.\w+|VersionMismatch)</content>", text))
+    tested = set(
+        re.findall(r"<content>soap:((?:Client|Server)\.\w+|VersionMismatch)</content>", text)
+    )
     untested = documented - tested - set(generator.NOT_PROVOKED)
     assert not untested, f"faultcodes without a test case or a reason: {sorted(untested)}"
     assert not tested & set(generator.NOT_PROVOKED)
@@ -120,3 +132,34 @@ def test_every_request_step_names_a_wsdl_operation() -> None:
     ]
     assert steps and all(step.operation in contract.operations for step in steps)
     assert all(step.endpoint == "${#Project#ENDPOINT}" for step in steps)
+
+
+def test_every_test_case_property_it_uses_is_declared() -> None:
+    """SoapUI refuses a transfer to a #TestCase# property that does not exist and
+    expands an undeclared one to nothing; this runner fails both. Declared here."""
+    project = load_project(PROJECT)
+    for suite in project.suites:
+        for case in suite.cases:
+            used: set[str] = set()
+            for step in case.steps:
+                if isinstance(step, TransferStep):
+                    used.update(
+                        t.target_property for t in step.transfers if t.target_step == "#TestCase#"
+                    )
+                if isinstance(step, SoapRequestStep | HttpRequestStep):
+                    texts = [
+                        step.body,
+                        step.endpoint,
+                        *(a.config.get("content", "") for a in step.assertions),
+                    ]
+                    for text in texts:
+                        used.update(
+                            reference.split("#")[2]
+                            for reference in EXPANSION.findall(text)
+                            if reference.startswith("#TestCase#")
+                        )
+            assert used <= set(case.properties), (
+                suite.name,
+                case.name,
+                used - set(case.properties),
+            )
