@@ -62,6 +62,7 @@ _SEND_OUTCOME = {
 }
 MAX_OUTAGE_PAUSE = 30.0  # seconds between tries while the database is unavailable
 FLUSH_SECONDS = 0.1  # longest an overlapped send's outcome waits to be recorded
+FLUSH_AT = 32  # outcomes recorded together once that many are waiting, at the latest
 BACKLOG_ROUNDS = 4  # rounds of outcomes waiting for the database before hand-outs pause
 HOUSEKEEPING_SECONDS = 1.0  # longest the planner and the expiry sweep wait on a busy queue
 
@@ -218,11 +219,11 @@ class OutboxWorker:
         recording: Future[None] | None = None
         claiming: Future[Claimed | None] | None = None
         crash: BaseException | None = None
-        # Outcomes are recorded a round of sends at a time, or after
-        # FLUSH_SECONDS at most: few statements, and little sent but unrecorded
-        # (sent again after a crash, under the same references). Hand-outs
-        # pause while BACKLOG_ROUNDS rounds wait for a slow database.
-        flush_at = max(1, concurrency)
+        # Outcomes are recorded a round of sends at a time (FLUSH_AT at least),
+        # or after FLUSH_SECONDS at most: few statements, and little sent but
+        # unrecorded (sent again after a crash, under the same references).
+        # Hand-outs pause while BACKLOG_ROUNDS rounds wait for a slow database.
+        flush_at = max(FLUSH_AT, concurrency)
         backlog = BACKLOG_ROUNDS * flush_at
 
         def attempt(row: dict[str, Any], provider: str) -> None:
@@ -236,7 +237,7 @@ class OutboxWorker:
 
         with self._pool_for(len(batch)) as pool, self._database_thread() as database:
             try:
-                while pending or in_flight or more or recording or claiming:
+                while pending or in_flight or more or outcomes or recording or claiming:
                     while (
                         pending
                         and crash is None
@@ -305,7 +306,8 @@ class OutboxWorker:
                             else:
                                 claiming = None
                                 claimed = report.result()
-                                more = claimed is not None and len(claimed[0]) >= full
+                                full_batch = claimed is not None and len(claimed[0]) >= full
+                                more = crash is None and full_batch
                                 if claimed is not None:
                                     rows, until = claimed
                                     pending.extend((row, until) for row in rows)

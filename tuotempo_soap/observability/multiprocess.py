@@ -31,7 +31,7 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Which directory this server made for itself (a re-executed master, gunicorn's
 # USR2 upgrade, inherits the variable but makes its own: the old master
 # removes its directory when it exits).
-_PRIVATE_ENV = "TUOTEMPO_PRIVATE_METRICS_DIR"
+_PRIVATE_ENV = "_TUOTEMPO_PRIVATE_METRICS_DIR"  # not a setting: no TUOTEMPO_ prefix
 _LOCK_FILE = ".lock"  # not *.db: prometheus_client reads every *.db file
 _ARCHIVED_TYPES = ("counter", "histogram")
 _made: dict[str, str] = {}

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, func, or_, select
 
 from .tables import messages, reservations
 
@@ -118,6 +119,12 @@ class SearchRepository:
 
     def reservations(self, q: ReservationSearch) -> list[ReservationRecord]:
         """At most ``q.limit`` matching reservations, highest id first."""
+        query = self.reservations_statement(q)
+        return [_reservation(row) for row in self.connection.execute(query).mappings()]
+
+    @staticmethod
+    def reservations_statement(q: ReservationSearch) -> Select[Any]:
+        """The SELECT of ``reservations`` (public so its plan can be examined)."""
         c = reservations.c
         conditions = [c.instance_id == q.instance_id]
         if q.before_id is not None:
@@ -144,10 +151,7 @@ class SearchRepository:
             )
         if q.email is not None:
             conditions.append(func.lower(c.user_email) == q.email.lower())
-        query = (
-            select(*_RESERVATION_COLUMNS).where(*conditions).order_by(c.id.desc()).limit(q.limit)
-        )
-        return [_reservation(row) for row in self.connection.execute(query).mappings()]
+        return select(*_RESERVATION_COLUMNS).where(*conditions).order_by(c.id.desc()).limit(q.limit)
 
     def messages(self, q: MessageSearch) -> list[MessageRecord]:
         """At most ``q.limit`` matching messages, highest id first."""

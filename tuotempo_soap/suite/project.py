@@ -316,7 +316,7 @@ class _Reader:
     # --- assertions -------------------------------------------------------
 
     def assertions(
-        self, holder: Any, where: str, *, soap: bool, step_names: set[str]
+        self, holder: Any, where: str, *, soap: bool, step_names: set[str], active: bool = True
     ) -> tuple[Assertion, ...]:
         found = []
         for node in _children(holder, "assertion"):
@@ -331,7 +331,7 @@ class _Reader:
                         config[child.tag.rpartition("}")[2]] = child.text or ""
             assertion = Assertion(kind, name, config, disabled)
             found.append(assertion)
-            if disabled:
+            if disabled or not active:
                 continue
             place = f'assertion "{name}" of {where}'
             if kind not in ASSERTION_LABELS:
@@ -410,6 +410,8 @@ class _Reader:
             return None
         config = node.find(_con("config"))
         if config is None:
+            if disabled:
+                return None
             raise ProjectError(f"{where} has no configuration")
         if kind == "request":
             return self.soap_step(config, name, disabled, where, step_names)
@@ -436,7 +438,9 @@ class _Reader:
             headers=self.headers(request, where),
             encoding=_text(request, "encoding", "UTF-8") or "UTF-8",
             timeout=_timeout(request.get("timeout")),
-            assertions=self.assertions(request, where, soap=True, step_names=step_names),
+            assertions=self.assertions(
+                request, where, soap=True, step_names=step_names, active=not disabled
+            ),
             disabled=disabled,
         )
         if disabled:
@@ -463,7 +467,9 @@ class _Reader:
             headers=self.headers(config, where),
             encoding=_text(config, "encoding", "UTF-8") or "UTF-8",
             timeout=_timeout(config.get("timeout")),
-            assertions=self.assertions(config, where, soap=False, step_names=step_names),
+            assertions=self.assertions(
+                config, where, soap=False, step_names=step_names, active=not disabled
+            ),
             disabled=disabled,
         )
         if disabled:
@@ -529,15 +535,9 @@ class _Reader:
         steps = []
         for step_node in nodes:
             if disabled:
-                # Nothing of a disabled case runs; read only what we can.
-                if step_node.get("type") not in _SUPPORTED_STEPS:
-                    continue
-                try:
-                    found = self.step(step_node, where, names)
-                except ProjectError:
-                    continue
-            else:
-                found = self.step(step_node, where, names)
+                # Nothing of a disabled case runs, so nothing in it is refused.
+                step_node.set("disabled", "true")
+            found = self.step(step_node, where, names)
             if found is not None:
                 steps.append(found)
         return TestCase(

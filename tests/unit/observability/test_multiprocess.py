@@ -84,7 +84,7 @@ def test_the_directory_is_the_operators_or_a_private_one(
     monkeypatch.setattr(multiprocess, "_made", {})
     chosen = tmp_path / "shared"
     monkeypatch.setenv(multiprocess.ENV, str(chosen))
-    monkeypatch.delenv("TUOTEMPO_PRIVATE_METRICS_DIR", raising=False)
+    monkeypatch.delenv(multiprocess._PRIVATE_ENV, raising=False)
     assert multiprocess.use_multiprocess_dir() == str(chosen) and chosen.is_dir()
     multiprocess.on_exit(None)
     assert chosen.is_dir()  # the operator's is never removed

@@ -156,7 +156,12 @@ def test_disabled_parts_are_kept_as_disabled_not_refused() -> None:
                     "Read", request_body(), assertion("GroovyScriptAssertion", "Off", disabled=True)
                 ),
             ),
-            case("Off", raw_step("groovy", "Script"), disabled=True),
+            case(
+                "Off",
+                raw_step("groovy", "Script"),
+                soap_step("Read", request_body(), assertion("GroovyScriptAssertion", "Script")),
+                disabled=True,
+            ),
         )
     )
     first, second = loaded.suites[0].cases

@@ -53,3 +53,54 @@ def test_every_atom_that_holds_the_target_is_cleaned() -> None:
     assert atoms["f"] == atoms["{referer}i"] == "https://memo.example/answer/<token>"
     assert not any(TOKEN in str(value) for value in atoms.values())
     logging.getLogger("gunicorn.access").handlers.clear()
+
+
+def test_in_json_an_access_is_one_object_with_the_requests_fields(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import json
+
+    from tuotempo_soap.observability import context, logs
+
+    monkeypatch.setitem(logs._state, "format", "json")
+    logging.getLogger("gunicorn.access").handlers.clear()
+    config = Config()
+    config.set("accesslog", "-")
+    logger = AccessLogger(config)
+    stream = io.StringIO()
+    for handler in logging.getLogger("gunicorn.access").handlers:
+        handler.stream = stream  # type: ignore[attr-defined]
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "RAW_URI": f"/answer/{TOKEN}?t={TOKEN}",
+        "PATH_INFO": f"/answer/{TOKEN}",
+        "QUERY_STRING": f"t={TOKEN}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    request, token = context.begin(environ)
+    request.instance, request.operation, request.fault = "tt_x", "getReservations", "Client.X"
+    context.end(token)  # gunicorn logs after the application has returned
+    response = SimpleNamespace(status="409 Conflict", sent=10, headers=[])
+    try:
+        logger.access(response, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=5))
+    finally:
+        logging.getLogger("gunicorn.access").handlers.clear()
+    line = json.loads(stream.getvalue())
+    assert line["message"] == "POST /answer/<token>?t=- HTTP/1.1 409"
+    assert {key: line[key] for key in ("path", "query", "status", "bytes", "remote")} == {
+        "path": "/answer/<token>",
+        "query": "t=-",
+        "status": 409,
+        "bytes": 10,
+        "remote": "127.0.0.1",
+    }
+    assert line["duration_ms"] == 5.0 and line["logger"] == "gunicorn.access"
+    assert (line["request_id"], line["instance"], line["operation"], line["fault"]) == (
+        request.request_id,
+        "tt_x",
+        "getReservations",
+        "Client.X",
+    )
+    assert TOKEN not in stream.getvalue()
