@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, func, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, func, or_, select
 
 from .tables import messages, reservations
 
@@ -151,7 +151,15 @@ class SearchRepository:
             )
         if q.email is not None:
             conditions.append(func.lower(c.user_email) == q.email.lower())
-        return select(*_RESERVATION_COLUMNS).where(*conditions).order_by(c.id.desc()).limit(q.limit)
+        order: ColumnElement[Any] = c.id
+        if q.date_from is not None or q.date_to is not None:
+            # Ordered by an expression, not the bare id: the planner then takes the
+            # range off (instance_id, app_date, change_seq) and sorts it, instead of
+            # walking the primary key backwards through every other day's rows
+            # (a week a year back at 1M rows: 367 ms that way).
+            order = c.id + 0
+        query = select(*_RESERVATION_COLUMNS).where(*conditions)
+        return query.order_by(order.desc()).limit(q.limit)
 
     def messages(self, q: MessageSearch) -> list[MessageRecord]:
         """At most ``q.limit`` matching messages, highest id first."""
@@ -171,5 +179,8 @@ class SearchRepository:
             conditions.append(c.created_at >= q.created_from)
         if q.created_to is not None:
             conditions.append(c.created_at < q.created_to)
-        query = select(*_MESSAGE_COLUMNS).where(*conditions).order_by(c.id.desc()).limit(q.limit)
+        # As for reservations: a time range comes off (instance_id, created_at).
+        ranged = q.created_from is not None or q.created_to is not None
+        order = c.id + 0 if ranged else c.id
+        query = select(*_MESSAGE_COLUMNS).where(*conditions).order_by(order.desc()).limit(q.limit)
         return [_message(row) for row in self.connection.execute(query).mappings()]

@@ -1,0 +1,207 @@
+"""Typed records: what the repositories of the unit of work return.
+
+Plain frozen dataclasses, without SQLAlchemy, so the services (and the
+in-memory fakes their unit tests run on) use them without a database. Each
+record's fields are the table's columns, named and ordered alike
+(``tests/unit/store/test_records.py`` holds them equal); a repository selects
+exactly those columns, in that order, and builds a record from each row
+positionally (``ReservationRecord(*row)``), the cheapest way there is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any
+
+from ..domain.reservation import FIELDS
+
+# The guide's fields as columns (``APP_LID`` -> ``app_lid``), in the guide's order.
+RESERVATION_FIELD_NAMES: tuple[str, ...] = tuple(spec.name.lower() for spec in FIELDS)
+
+
+def field_names(record_type: type) -> tuple[str, ...]:
+    """The columns a record type holds, in order."""
+    return tuple(f.name for f in fields(record_type))
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    id: int
+    name: str
+    timezone: str
+    country: str
+    language: str
+    store_patient_identity: bool
+    email_from: str | None
+    email_reply_to: str | None
+    change_seq: int
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiUserRecord:
+    id: int
+    instance_id: int
+    username: str
+    password_hash: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    """One stored reservation: the guide's fields, who changed the status and
+    what the patient answered, and the bookkeeping."""
+
+    id: int
+    instance_id: int
+    app_lid: str
+    app_tid: str | None
+    app_date: date
+    app_start_time: str | None
+    app_end_time: str | None
+    user_lid: str | None
+    user_tid: str | None
+    user_first_name: str | None
+    user_second_name: str | None
+    user_third_name: str | None
+    user_id_number: str | None
+    user_landline_phone: str | None
+    user_mobile_phone: str | None
+    user_work_phone: str | None
+    user_email: str | None
+    privacy: str | None
+    communication_preferences: str | None
+    user_date_of_birth: date | None
+    user_gender: str | None
+    user_zip_code: str | None
+    user_language: str | None
+    notes: str | None
+    resource_lid: str
+    resource_name: str | None
+    resource_mobile_phone: str | None
+    resource_email: str | None
+    activity_lid: str | None
+    insurance_lid: str | None
+    location_lid: str | None
+    location_name: str | None
+    status: str | None
+    app_owner_lid: str | None
+    app_owner_tid: str | None
+    app_owner_name: str | None
+    status_changed_by: str | None
+    status_changed_at: datetime | None
+    patient_answer: str | None
+    patient_answer_channel: str | None
+    patient_answer_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    change_seq: int
+
+    def columns(self) -> dict[str, Any]:
+        """Column name -> value (what the domain's readers of stored rows take)."""
+        return {name: getattr(self, name) for name in _RESERVATION_COLUMNS}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """One message of the outbox, and what became of it."""
+
+    id: int
+    instance_id: int
+    legacy_id: str
+    channel: str
+    recipient: str
+    sender: str | None
+    subject: str | None
+    body: str
+    language: str | None
+    segments: int | None
+    send_at: datetime | None
+    expires_at: datetime | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    claimed_by: str | None
+    provider: str | None
+    provider_message_id: str | None
+    reference: str | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSettingsRecord:
+    instance_id: int
+    rules_json: str
+    planner_seq: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRecord:
+    """One planned communication (reminder, change or cancellation notice...)."""
+
+    id: int
+    instance_id: int
+    key: str
+    kind: str
+    reservation_ids: str  # ",12,15,": see store.reminders.ids_text
+    day: date | None
+    offset_hours: int | None
+    due_at: datetime
+    channel: str
+    recipient: str
+    language: str | None
+    status: str
+    message_id: int | None
+    snapshot: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SentReminder:
+    """A reminder whose message went out, with when and from which sender id or
+    number (what a patient's reply is matched against)."""
+
+    reminder: ReminderRecord
+    sent_at: datetime | None
+    sender: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderEventRecord:
+    """One line of the operator's log of what was planned, sent, answered."""
+
+    id: int
+    instance_id: int
+    reservation_id: int | None
+    reminder_id: int | None
+    event: str
+    detail: str | None
+    at: datetime
+    message_id: int | None
+
+
+_RESERVATION_COLUMNS = field_names(ReservationRecord)
+
+
+def ids_text(ids: Iterable[int]) -> str:
+    """Reservation ids as a reminder stores them: ``,12,15,`` so a LIKE '%,12,%'
+    finds one exactly."""
+    return "," + ",".join(str(i) for i in sorted(set(ids))) + ","
+
+
+def ids_of(text: str) -> list[int]:
+    """The reservation ids of ``ids_text``."""
+    return [int(part) for part in text.strip(",").split(",") if part]
