@@ -1,24 +1,40 @@
 """How many messages per second does the outbox worker send, with 1 and 2 processes,
-one send at a time (before) and with overlapped sends (after)?
+this checkout against an earlier version (``--baseline``) or one send at a time
+(concurrency 1) against overlapped sends?
 
 For each configuration, in one run:
 
 * a fresh database (a SQLite file by default; ``--postgres`` creates a
-  temporary database on the local server and drops it at the end), migrated,
-  with one instance;
+  temporary database on the local server and drops it at the end), migrated
+  once by the bench (the workers run with TUOTEMPO_AUTO_MIGRATE=false), with
+  one instance;
 * the start-up cost of a worker process: ``tuotempo-soap worker --once`` on
   the still empty queue (median of ``--startup-runs``), so the throughput can
   be read net of it;
 * ``--messages`` SMS queued with ``update_messages`` in batches of 500;
-* an HTTP sink on 127.0.0.1 in this process (a ``ThreadingHTTPServer`` that
-  answers 200 JSON with an id, counting requests and distinct Idempotency-Key
-  values) and a senders file routing SMS to it (type http, json, no rate limit);
+* an HTTP sink on 127.0.0.1 in this process that answers 200 JSON with an id,
+  counting requests, distinct Idempotency-Key values and when the first and
+  the last request came (``--sink lean``: asyncio, parsing only what it needs,
+  so that the sink, on the same cores, is not what is measured; ``--sink
+  stdlib``: ``ThreadingHTTPServer``, about three times the CPU per request),
+  and a senders file routing SMS to it (type http, json, no rate limit);
 * K worker processes (``python -m tuotempo_soap.cli worker --once``) started
   together and timed until the last one exits (bounded by ``--timeout``),
   once per ``--concurrency`` value (TUOTEMPO_WORKER_CONCURRENCY; default 1,
-  the old one-at-a-time worker, and 16), side by side in one table;
+  one send at a time, and 16), side by side in one table;
 * then the same, 1 worker, against a sink that takes ``--slow-sink-ms`` (50)
   per request, with ``--slow-messages`` messages (0 skips it).
+
+``--baseline TREE`` runs every configuration twice, interleaved: "before"
+with workers importing the package from TREE (a source tree of the earlier
+version, e.g. ``git archive <rev> | tar -x -C /tmp/before``), "after" with
+this checkout's. ``--repeat N`` runs the whole plan N times, interleaved, and
+prints medians: on a machine shared with others, one run proves little.
+
+Three rates are printed: msg/s (messages over the whole run, start-up
+included), net msg/s (start-up subtracted; noisy on short runs, as the
+start-up is measured apart) and sink msg/s (requests per second between the
+sink's first and last request: the sending rate alone).
 
 Usage (from the repository root)::
 
@@ -28,6 +44,7 @@ Usage (from the repository root)::
     python bench/bench_dispatch.py --sqlite-workers 1,2   # opt-in: 2 workers on SQLite
     python bench/bench_dispatch.py --postgres --workers 1 --profile
     python bench/bench_dispatch.py --postgres --concurrency 1,8,16,32
+    python bench/bench_dispatch.py --postgres --concurrency 16 --baseline /tmp/before --repeat 3
 
 Only timings are reported; nothing is asserted about them. Every
 configuration is checked outside the timed span: the messages' final status
@@ -91,7 +108,33 @@ BEFORE, AFTER = "before", "after"  # --baseline's tree, this checkout
 # --- the HTTP sink -------------------------------------------------------------
 
 
-class Sink:
+class Tally:
+    """What a sink counts: requests, distinct idempotency keys, and when the first
+    and the last request arrived (the rate the gateway saw, start-up left out)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.keys: set[str] = set()
+        self.first = self.last = 0.0  # time.perf_counter()
+
+    def count(self, key: str) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            if not self.requests:
+                self.first = now
+            self.requests += 1
+            self.keys.add(key)
+            self.last = now
+
+    @property
+    def span(self) -> float:
+        """Seconds from the first request to the last."""
+        with self.lock:
+            return self.last - self.first
+
+
+class Sink(Tally):
     """A gateway that accepts everything: 200 and ``{"id": ...}`` for every POST.
 
     HTTP/1.1 with Content-Length, so the sender's ``requests.Session`` keeps
@@ -101,10 +144,8 @@ class Sink:
     """
 
     def __init__(self, delay_seconds: float = 0.0) -> None:
+        super().__init__()
         self.delay_seconds = delay_seconds
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.keys: set[str] = set()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -118,11 +159,9 @@ class Sink:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 key = self.headers.get("Idempotency-Key") or ""
+                sink.count(key)
                 if sink.delay_seconds:
                     time.sleep(sink.delay_seconds)
-                with sink.lock:
-                    sink.requests += 1
-                    sink.keys.add(key)
                 data = json.dumps({"id": f"sink-{key}", "status": "accepted"}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -140,7 +179,7 @@ class Sink:
         self.server.server_close()
 
 
-class LeanSink:
+class LeanSink(Tally):
     """The same gateway on asyncio, parsing only what it needs (request line,
     headers, a Content-Length body): a real HTTP/1.1 server on 127.0.0.1 with
     kept-alive connections, at a fraction of ``http.server``'s CPU per request.
@@ -151,10 +190,8 @@ class LeanSink:
     """
 
     def __init__(self, delay_seconds: float = 0.0) -> None:
+        super().__init__()
         self.delay_seconds = delay_seconds
-        self.lock = threading.Lock()  # reads from the bench's thread see whole updates
-        self.requests = 0
-        self.keys: set[str] = set()
         self.loop = asyncio.new_event_loop()
         sink = self
 
@@ -220,11 +257,6 @@ class LeanSink:
         self.thread.start()
         ready.wait(10)
         self.url = f"http://127.0.0.1:{address[0]}/sms"
-
-    def count(self, key: str) -> None:
-        with self.lock:
-            self.requests += 1
-            self.keys.add(key)
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -435,6 +467,7 @@ class Result:
     queue_seconds: float
     requests: int
     distinct_keys: int
+    sink_span_seconds: float  # first request the sink got -> last one
     statuses: dict[str, int]
     per_worker: list[int | None]
     worker_cpu_seconds: float
@@ -451,6 +484,14 @@ class Result:
         # The workers start in parallel: their start-up is paid once per run.
         net = self.seconds - self.startup_seconds
         return self.messages / net if net > 0 else None
+
+    @property
+    def sink_rate(self) -> float | None:
+        """Requests per second as the sink saw them, first to last: the sending
+        rate with the start-up (and its noise) left out."""
+        if self.requests < 2 or self.sink_span_seconds <= 0:
+            return None
+        return (self.requests - 1) / self.sink_span_seconds
 
     @property
     def all_sent(self) -> bool:
@@ -503,6 +544,7 @@ def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile:
             sink_cpu = time.process_time() - cpu_before
             with sink.lock:
                 requests, distinct = sink.requests, len(sink.keys)
+            span = sink.span
         finally:
             sink.close()
             store.dispose()
@@ -528,6 +570,7 @@ def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile:
         queue_seconds=queue_seconds,
         requests=requests,
         distinct_keys=distinct,
+        sink_span_seconds=span,
         statuses=statuses,
         per_worker=run.attempted,
         worker_cpu_seconds=run.cpu_seconds,
@@ -571,6 +614,7 @@ COLUMNS = (
     ("msg/s", 7),
     ("start-up s", 10),
     ("net msg/s", 9),
+    ("sink msg/s", 10),
     ("sink req", 8),
     ("keys", 6),
     ("dups", 4),
@@ -600,6 +644,7 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
         # A run cut short by --timeout has no rate: it did not send them all.
         rate = "-" if r.timed_out else f"{r.rate:.0f}"
         net = "-" if r.timed_out or r.net_rate is None else f"{r.net_rate:.0f}"
+        at_sink = "-" if r.timed_out or r.sink_rate is None else f"{r.sink_rate:.0f}"
         split = "/".join("?" if n is None else str(n) for n in r.per_worker)
         sent = "timeout" if r.timed_out else "yes" if r.all_sent else "NO"
         cells = (
@@ -613,6 +658,7 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
             rate,
             f"{r.startup_seconds:.2f}",
             net,
+            at_sink,
             r.requests,
             r.distinct_keys,
             r.requests - r.distinct_keys,
@@ -638,46 +684,59 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
     queued = ", ".join(f"{b} {statistics.median(v):.0f}/s" for b, v in queueing.items())
     print(
         "  seconds: first worker started -> last exited; start-up s: median `worker --once` on "
-        "an empty queue;\n  net msg/s: messages / (seconds - start-up s); worker CPU s: user+sys "
-        "of all workers;\n  sink CPU s: this process (the sink) during the run. "
+        "an empty queue;\n  net msg/s: messages / (seconds - start-up s); sink msg/s: requests "
+        "per second from the sink's first request to its last;\n  worker CPU s: user+sys "
+        "of all workers; sink CPU s: this process (the sink) during the run.\n  "
         f"Queueing (update_messages, {QUEUE_BATCH}/call): {queued}"
     )
 
 
-def medians(results: Sequence[Result]) -> dict[tuple[str, Setup], tuple[float, float | None, int]]:
-    """(code, setup) -> (median msg/s, median net msg/s, duplicates of all its runs);
-    only setups whose every run finished."""
+@dataclass(frozen=True)
+class Median:
+    rate: float  # msg/s, start-up included
+    net: float | None  # msg/s, start-up subtracted
+    at_sink: float | None  # msg/s the sink saw, first request to last
+    duplicates: int  # over all the runs
+    runs: int
+
+
+def medians(results: Sequence[Result]) -> dict[tuple[str, Setup], Median]:
+    """(code, setup) -> medians of its runs; only setups whose every run finished."""
     runs: dict[tuple[str, Setup], list[Result]] = {}
     for r in results:
         runs.setdefault((r.code, setup_of(r)), []).append(r)
-    out = {}
-    for key, group in runs.items():
-        if any(r.timed_out for r in group):
-            continue
-        nets = [r.net_rate for r in group if r.net_rate is not None]
-        out[key] = (
-            statistics.median(r.rate for r in group),
-            statistics.median(nets) if nets else None,
-            sum(r.requests - r.distinct_keys for r in group),
+
+    def median(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return statistics.median(known) if known else None
+
+    return {
+        key: Median(
+            rate=statistics.median(r.rate for r in group),
+            net=median([r.net_rate for r in group]),
+            at_sink=median([r.sink_rate for r in group]),
+            duplicates=sum(r.requests - r.distinct_keys for r in group),
+            runs=len(group),
         )
-    return out
+        for key, group in runs.items()
+        if not any(r.timed_out for r in group)
+    }
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def print_medians(results: Sequence[Result]) -> None:
-    counts: dict[tuple[str, Setup], int] = {}
-    for r in results:
-        counts[r.code, setup_of(r)] = counts.get((r.code, setup_of(r)), 0) + 1
-    if max(counts.values(), default=0) < 2:
+    table = medians(results)
+    if max((m.runs for m in table.values()), default=0) < 2:
         return
     print("medians over the repeated runs (interleaved):")
-    for (code, (backend, workers, conc, delay, messages)), (rate, net, dups) in medians(
-        results
-    ).items():
+    for (code, (backend, workers, conc, delay, messages)), m in table.items():
         print(
             f"  {code:>6}  {backend}, {workers} worker(s), concurrency {conc}, sink {delay:g} ms, "
-            f"{messages} messages x{counts[code, (backend, workers, conc, delay, messages)]}: "
-            f"{rate:.0f} msg/s, net {'-' if net is None else f'{net:.0f}'} msg/s, "
-            f"duplicates {dups}"
+            f"{messages} messages x{m.runs}: {m.rate:.0f} msg/s, net {_rate(m.net)} msg/s, "
+            f"at the sink {_rate(m.at_sink)} msg/s, duplicates {m.duplicates}"
         )
 
 
@@ -685,27 +744,31 @@ def print_speedups(results: Sequence[Result]) -> None:
     """Medians of "after" against "before" (the --baseline tree) for the same setup;
     without a baseline, each concurrency against concurrency 1 (one send at a time)."""
     table = medians(results)
+    baseline = any(code == BEFORE for code, _ in table)
     lines = []
-    for (code, setup), (rate, net, dups) in table.items():
+    for (code, setup), after in table.items():
         backend, workers, conc, delay, messages = setup
-        if any(c == BEFORE for c, _ in table):
+        if baseline:
             if code != AFTER or (BEFORE, setup) not in table:
                 continue
-            before, before_net, _ = table[BEFORE, setup]
+            before = table[BEFORE, setup]
             what = f"concurrency {conc}"
         else:
             one = (backend, workers, 1, delay, messages)
             if conc == 1 or (code, one) not in table:
                 continue
-            before, before_net, _ = table[code, one]
+            before = table[code, one]
             what = f"concurrency 1 -> {conc}"
-        net_text = ""
-        if net is not None and before_net is not None:
-            net_text = f", net {before_net:.0f} -> {net:.0f} msg/s ({net / before_net:.1f}x)"
+        parts = [f"{before.rate:.0f} -> {after.rate:.0f} msg/s ({after.rate / before.rate:.1f}x)"]
+        for name, old, new in (
+            ("net", before.net, after.net),
+            ("at the sink", before.at_sink, after.at_sink),
+        ):
+            if old and new:
+                parts.append(f"{name} {old:.0f} -> {new:.0f} ({new / old:.1f}x)")
         lines.append(
             f"  {backend}, {workers} worker(s), sink {delay:g} ms, {what}: "
-            f"{before:.0f} -> {rate:.0f} msg/s ({rate / before:.1f}x){net_text}; "
-            f"duplicates {dups}"
+            f"{', '.join(parts)}; duplicates {after.duplicates}"
         )
     if lines:
         print("before -> after (medians, same runs):")

@@ -95,7 +95,7 @@ def test_the_worker_leaves_a_disabled_instances_messages_queued(store: Store) ->
         rows = MessageRepository(connection).by_legacy_ids(
             instances.get_instance(store, off).id, ["d0", "d1", "d2"]
         )
-    assert {row["status"] for row in rows.values()} == {"QUEUED"}
+    assert {row.status for row in rows.values()} == {"QUEUED"}
 
     instances.enable_instance(store, off)
     with store.unit_of_work(write=True) as connection:
@@ -130,7 +130,7 @@ def test_a_disabled_instances_reminders_stay_planned(store: Store) -> None:
     def due_here() -> list[int]:
         with store.unit_of_work() as connection:
             rows = ReminderRepository(connection).due(due_at, 100_000)
-        return [int(row["id"]) for row in rows if row["instance_id"] == target.id]
+        return [row.id for row in rows if row.instance_id == target.id]
 
     assert due_here(), "the rules plan a reminder before the appointment"
     instances.disable_instance(store, name)

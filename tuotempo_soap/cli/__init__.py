@@ -2,7 +2,7 @@
 
 One module per command group (``serve``, ``db``, ``instance``, ``user``,
 ``clinic``, ``portal``, ``reservations``, ``messages``, ``reminders``,
-``worker``, ``operator``, ``wsdl``); they share one ``CliContext`` through
+``worker``, ``operator``, ``wsdl``, ``sincro``, ``files``); they share one ``CliContext`` through
 click's context (``ctx.obj``), which reads the settings and opens the store the
 first time a command needs them. Commands call services, never the store.
 
@@ -19,6 +19,7 @@ from ..suite.command import suite
 from .base import CliContext, Group
 from .clinic import clinic, poll
 from .db import db
+from .files import files
 from .instance import instance
 from .messages import messages
 from .operator import operator
@@ -26,6 +27,7 @@ from .portal import appointment, availability, portal_group
 from .reminders import reminders_group
 from .reservations import reservations
 from .serve import serve
+from .sincro import sincro
 from .user import user
 from .worker import worker
 from .wsdl import wsdl
@@ -64,5 +66,7 @@ for command in (
     operator,
     wsdl,
     suite,
+    sincro,
+    files,
 ):
     main.add_command(command)

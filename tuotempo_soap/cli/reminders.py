@@ -81,4 +81,4 @@ def reminders_log(cli: CliContext, instance_name: str, reservation_id: int) -> N
         click.echo(f"no reminders for reservation {reservation_id}: {why}")
         return
     for event in events:
-        click.echo(f"{event['at']:%d/%m/%Y %H:%M:%S} UTC\t{event['event']}\t{event['detail']}")
+        click.echo(f"{event.at:%d/%m/%Y %H:%M:%S} UTC\t{event.event}\t{event.detail}")

@@ -20,7 +20,7 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
     from ..clinic import build_clinic_client
     from ..dispatch.config import load_dispatch_config
     from ..dispatch.worker import OutboxWorker
-    from ..services import answers, reminders
+    from ..services import clinic_sync, reminders
     from ..services.links import LinkSigner, secret_key
     from ..web.app import configure_logging
 
@@ -36,7 +36,7 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
     def housekeeping() -> None:
         reminders.plan_changes(store)
         reminders.queue_due(store, signer=signer, public_url=settings.public_url)
-        answers.process_callbacks(store, build=build_clinic_client)
+        clinic_sync.process_callbacks(store, build=build_clinic_client)
 
     outbox = OutboxWorker(store, dispatch, settings, worker_id=worker_id, housekeeping=housekeeping)
     try:

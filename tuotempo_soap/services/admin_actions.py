@@ -89,7 +89,7 @@ def _act(
     try:
         with store.unit_of_work(write=True) as connection:
             row = InstanceRepository(connection).by_id(instance_id)
-            instance_name = None if row is None else str(row["name"])
+            instance_name = None if row is None else row.name
             actor.check(instance_id)
             if instance_name is None:
                 raise NotFoundError(f"no instance with id {instance_id}", field="instance")

@@ -169,7 +169,7 @@ def outbox_health(
         depths = repo.queue_depth_by_provider(now, actor.instance_ids)
         hour = repo.failures_by_reason(now - timedelta(hours=1), actor.instance_ids)
         day = repo.failures_by_reason(now - timedelta(days=1), actor.instance_ids)
-        names = {int(row["id"]): str(row["name"]) for row in InstanceRepository(connection).list()}
+        names = {row.id: row.name for row in InstanceRepository(connection).list()}
     by_provider: dict[str | None, ProviderQueue] = {}
     for depth in depths:
         provider = depth.provider

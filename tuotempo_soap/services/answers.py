@@ -4,8 +4,9 @@ patient, and the clinic told of cancellations.
 
 An answer is written like any other change of the reservation (a new number in
 the instance's change sequence), so it reaches the HIS through getReservations
-deltas; clinics with web services also get CancelAppointment (A.4.2), retried
-from ``clinic_callbacks`` until it succeeds or is marked FAILED; and an instance
+deltas; clinics with web services also get CancelAppointment (A.4.2), queued in
+``clinic_callbacks`` (``clinic_sync.process_callbacks`` calls and retries it until
+it succeeds or is marked FAILED); and an instance
 may ask for an e-mail to the center on every cancellation (A.1.2.2).
 
 The rule for contradicting answers is ``domain.reminders.replies.decide``: the
@@ -31,9 +32,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ParamSpec
 
-from sqlalchemy import RowMapping
-
-from ..clinic import ClinicError
 from ..domain.message import Channel, normalise_recipient
 from ..domain.reminders.planning import AppointmentView, compose_message
 from ..domain.reminders.questions import Choice, read_choice, which_appointment
@@ -47,28 +45,21 @@ from ..domain.reminders.replies import (
 from ..domain.reminders.rules import ReminderRules
 from ..domain.reservation import AnswerChannel, ChangedBy, Status
 from ..observability import metrics
-from ..store.changes import ReservationChangeRepository, change_row
-from ..store.clinic import IntegrationRepository
-from ..store.engine import Store
-from ..store.outbox import REFERENCE_PATTERN
-from ..store.reminders import (
-    AnswerLinkRepository,
-    CallbackRepository,
-    EventRepository,
-    ReminderRepository,
-    ReplyQuestionRepository,
+from ..store.records import (
+    REFERENCE_PATTERN,
+    ReminderRecord,
+    ReservationRecord,
+    SentReminder,
     ids_of,
 )
-from ..store.repositories import InstanceRepository, ReservationRepository
-from . import clinic_sync, messages
-from .clinic_sync import ClientBuilder
+from . import messages
 from .instances import Instance, get_instance_by_id, known_countries, utcnow
 from .reminders import get_rules
+from .unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
 ANSWERABLE = ("reminder", "change")
-MAX_CALLBACK_ATTEMPTS = 10
 # Outcomes beyond the decision rule's: a reply matching appointments at several
 # clinics (a question was sent), and an e-mail link used a second time.
 ASK_WHICH = "ASK_WHICH"
@@ -111,18 +102,19 @@ def _same_address(ours: str | None, theirs: str, forms: Sequence[str]) -> bool:
     return ours.strip().casefold() == theirs.strip().casefold() or ours.strip() in forms
 
 
-def _upcoming(store: Store, reminder: RowMapping, now: datetime) -> list[tuple[datetime, Any]]:
+Upcoming = list[tuple[datetime, ReservationRecord]]
+
+
+def _upcoming(store: Store, reminder: ReminderRecord, now: datetime) -> Upcoming:
     """The reminder's appointments still worth an answer (neither cancelled nor
     started), earliest first, with their start in UTC."""
-    instance = get_instance_by_id(store, reminder["instance_id"])
-    with store.unit_of_work() as connection:
-        rows = ReservationRepository(connection).by_ids(
-            instance.id, ids_of(reminder["reservation_ids"])
-        )
+    instance = get_instance_by_id(store, reminder.instance_id)
+    with store.begin() as uow:
+        rows = uow.reservations.by_ids(instance.id, ids_of(reminder.reservation_ids))
     live = [
         (_start_utc(instance, r), r)
         for r in rows
-        if r["status"] not in _CANCELLED and r["patient_answer"] != "CANCELLED"
+        if r.status not in _CANCELLED and r.patient_answer != "CANCELLED"
     ]
     return sorted((item for item in live if item[0] > now), key=lambda item: item[0])
 
@@ -171,47 +163,47 @@ def sms_reply(
     """
     now = now or utcnow()
     forms = _number_forms(store, sender)
-    with store.unit_of_work() as connection:
-        repo = ReminderRepository(connection)
+    with store.begin() as uow:
         referenced = None
         if reply_reference and REFERENCE_PATTERN.fullmatch(reply_reference):
-            referenced = repo.by_reference(
+            referenced = uow.reminders.by_reference(
                 provider, Channel.SMS.value, reply_reference, ANSWERABLE, recipients=forms
             )
-        sent = repo.sent_through(provider, Channel.SMS.value, forms, ANSWERABLE)
-        asked = ReplyQuestionRepository(connection).latest(
-            provider, forms, now - QUESTION_VALID_FOR
-        )
+        sent = uow.reminders.sent_through(provider, Channel.SMS.value, forms, ANSWERABLE)
+        asked = uow.reply_questions.latest(provider, forms, now - QUESTION_VALID_FOR)
     if referenced is not None:
-        return _sms_answer(store, referenced, parse_reply(text, referenced["language"]), now)
+        return _sms_answer(store, referenced, parse_reply(text, referenced.language), now)
     if not sent:
         log.info("SMS reply from a number we sent no reminder to through %s: ignored", provider)
         return AnswerResult("UNKNOWN_SENDER")
-    by_id = {int(r["id"]): r for r in sent}
+    by_id = {found.reminder.id: found.reminder for found in sent}
     if asked:
         choice = read_choice(text, len(asked))
         if choice is not None and asked[choice[0]] in by_id:
             chosen = by_id[asked[choice[0]]]
-            return _sms_answer(store, chosen, parse_reply(choice[1], chosen["language"]), now)
-    latest: dict[int, RowMapping] = {}
-    for row in sent:  # newest first: each instance's latest reminder to this number
-        latest.setdefault(int(row["instance_id"]), row)
+            return _sms_answer(store, chosen, parse_reply(choice[1], chosen.language), now)
+    latest: dict[int, SentReminder] = {}
+    for found in sent:  # newest first: each instance's latest reminder to this number
+        latest.setdefault(found.reminder.instance_id, found)
     candidates = list(latest.values())
     if to:
         to_forms = _number_forms(store, to)
-        named = [r for r in candidates if _same_address(r["message_sender"], to, to_forms)]
+        named = [s for s in candidates if _same_address(s.sender, to, to_forms)]
         candidates = named or candidates
     if len(candidates) > 1:
-        upcoming = [(r, found) for r in candidates if (found := _upcoming(store, r, now))]
+        upcoming = [
+            (s.reminder, found) for s in candidates if (found := _upcoming(store, s.reminder, now))
+        ]
         if len(upcoming) > 1:
             return _ask_which(store, provider, upcoming, now)
-        candidates = [r for r, _ in upcoming] or candidates
-    reminder = candidates[0]
-    return _sms_answer(store, reminder, parse_reply(text, reminder["language"]), now)
+        reminder = upcoming[0][0] if upcoming else candidates[0].reminder
+    else:
+        reminder = candidates[0].reminder
+    return _sms_answer(store, reminder, parse_reply(text, reminder.language), now)
 
 
 def _sms_answer(
-    store: Store, reminder: RowMapping, intent: ReplyIntent, now: datetime
+    store: Store, reminder: ReminderRecord, intent: ReplyIntent, now: datetime
 ) -> AnswerResult:
     return _answer(store, reminder, intent, AnswerChannel.SMS, now, reply_channel=Channel.SMS)
 
@@ -219,45 +211,44 @@ def _sms_answer(
 def _ask_which(
     store: Store,
     provider: str,
-    candidates: Sequence[tuple[RowMapping, list[tuple[datetime, Any]]]],
+    candidates: Sequence[tuple[ReminderRecord, Upcoming]],
     now: datetime,
 ) -> AnswerResult:
     """Ask the patient which appointment they mean (each reminder's next one, in
     time order); change nothing."""
-    listed: list[tuple[datetime, RowMapping, Choice]] = []
+    listed: list[tuple[datetime, ReminderRecord, Choice]] = []
     for reminder, upcoming in candidates:
         starts_at, first = upcoming[0]
         start = (
-            datetime.strptime(first["app_start_time"], "%H:%M").time()
-            if first["app_start_time"]
+            datetime.strptime(first.app_start_time, "%H:%M").time()
+            if first.app_start_time
             else None
         )
-        instance = get_instance_by_id(store, reminder["instance_id"])
+        instance = get_instance_by_id(store, reminder.instance_id)
         clinic = _rules(store, instance).clinic_name
-        listed.append((starts_at, reminder, Choice(first["app_date"], start, clinic)))
+        listed.append((starts_at, reminder, Choice(first.app_date, start, clinic)))
     listed.sort(key=lambda item: item[0])
     latest = candidates[0][0]  # newest first: the clinic that wrote last asks
-    instance = get_instance_by_id(store, latest["instance_id"])
-    text = which_appointment(latest["language"] or instance.language, [c for _, _, c in listed])
-    with store.unit_of_work(write=True) as connection:
-        ReplyQuestionRepository(connection).add(
-            provider, latest["recipient"], [int(r["id"]) for _, r, _ in listed], now
-        )
-        EventRepository(connection).add(
+    instance = get_instance_by_id(store, latest.instance_id)
+    text = which_appointment(latest.language or instance.language, [c for _, _, c in listed])
+    with store.begin(write=True) as uow:
+        uow.reply_questions.add(provider, latest.recipient, [r.id for _, r, _ in listed], now)
+        uow.events.add(
             [
                 {
-                    "instance_id": int(r["instance_id"]),
+                    "instance_id": r.instance_id,
                     "reservation_id": rid,
-                    "reminder_id": int(r["id"]),
+                    "reminder_id": r.id,
                     "event": "ANSWER",
                     "detail": "SMS reply from a number with appointments at several clinics: "
                     "asked which one, nothing changed",
                     "at": now,
                 }
                 for _, r, _ in listed
-                for rid in ids_of(r["reservation_ids"])
+                for rid in ids_of(r.reservation_ids)
             ]
         )
+        uow.commit()
     messages.update_messages(
         store,
         instance,
@@ -265,7 +256,7 @@ def _ask_which(
             {
                 "LEGACY_ID": f"which-{uuid.uuid4().hex[:16]}",
                 "CHANNEL": Channel.SMS.value,
-                "TO": latest["recipient"],
+                "TO": latest.recipient,
                 "TEXT": text,
             }
         ],
@@ -283,10 +274,8 @@ def voice_answer(
     """A voice call's keypad result, for a call placed through ``provider``
     (``reference``: the one that provider got from us for that call)."""
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        reminder = ReminderRepository(connection).by_reference(
-            provider, Channel.VOICE.value, reference, ANSWERABLE
-        )
+    with store.begin() as uow:
+        reminder = uow.reminders.by_reference(provider, Channel.VOICE.value, reference, ANSWERABLE)
     if reminder is None:
         return AnswerResult("UNKNOWN_SENDER")
     return _answer(
@@ -303,9 +292,9 @@ def link_answer(
     A link answers once: the second use changes nothing (``ALREADY_USED``).
     """
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        reminder = ReminderRepository(connection).get(reminder_id)
-    if reminder is None or reminder["channel"] != Channel.EMAIL.value:
+    with store.begin() as uow:
+        reminder = uow.reminders.get(reminder_id)
+    if reminder is None or reminder.channel != Channel.EMAIL.value:
         return AnswerResult("UNKNOWN_SENDER")
     intent = ReplyIntent.CONFIRM if action == "confirm" else ReplyIntent.CANCEL
     return _answer(
@@ -314,38 +303,38 @@ def link_answer(
 
 
 def link_used(store: Store, reminder_id: int, action: str) -> bool:
-    with store.unit_of_work() as connection:
-        return AnswerLinkRepository(connection).used(reminder_id, action)
+    with store.begin() as uow:
+        return uow.answer_links.used(reminder_id, action)
 
 
 def appointments_of(
     store: Store, reminder_id: int
 ) -> tuple[Instance, list[AppointmentView]] | None:
     """For the answer page: the appointments a reminder was about."""
-    with store.unit_of_work() as connection:
-        reminder = ReminderRepository(connection).get(reminder_id)
-        if reminder is None or reminder["channel"] != Channel.EMAIL.value:
+    with store.begin() as uow:
+        reminder = uow.reminders.get(reminder_id)
+        if reminder is None or reminder.channel != Channel.EMAIL.value:
             return None
-        rows = ReservationRepository(connection).by_ids(
-            reminder["instance_id"], ids_of(reminder["reservation_ids"])
-        )
-    instance = get_instance_by_id(store, reminder["instance_id"])
-    return instance, [AppointmentView.from_record(int(r["id"]), dict(r)) for r in rows]
+        rows = uow.reservations.by_ids(reminder.instance_id, ids_of(reminder.reservation_ids))
+    instance = get_instance_by_id(store, reminder.instance_id)
+    return instance, [_view(r) for r in rows]
 
 
-def _start_utc(instance: Instance, row: Any) -> datetime:
+def _view(row: ReservationRecord) -> AppointmentView:
+    return AppointmentView.from_record(row.id, row.columns())
+
+
+def _start_utc(instance: Instance, row: ReservationRecord) -> datetime:
     start = (
-        datetime.strptime(row["app_start_time"], "%H:%M").time()
-        if row["app_start_time"]
-        else time(8, 0)
+        datetime.strptime(row.app_start_time, "%H:%M").time() if row.app_start_time else time(8, 0)
     )
-    local = datetime.combine(row["app_date"], start).replace(tzinfo=instance.zone)
+    local = datetime.combine(row.app_date, start).replace(tzinfo=instance.zone)
     return local.astimezone(UTC).replace(tzinfo=None)
 
 
 def _answer(
     store: Store,
-    reminder: RowMapping,
+    reminder: ReminderRecord,
     intent: ReplyIntent,
     channel: AnswerChannel,
     now: datetime,
@@ -355,40 +344,37 @@ def _answer(
 ) -> AnswerResult:
     """Apply an answer; ``link``: the action of the e-mail link used, marked used
     in the same transaction, so two clicks at once answer once."""
-    instance = get_instance_by_id(store, reminder["instance_id"])
-    ids = ids_of(reminder["reservation_ids"])
-    with store.unit_of_work(write=True) as connection:
-        seq = InstanceRepository(connection).lock_for_changes(instance.id)
-        if link is not None and not AnswerLinkRepository(connection).claim(
-            int(reminder["id"]), link, now
-        ):
+    instance = get_instance_by_id(store, reminder.instance_id)
+    ids = ids_of(reminder.reservation_ids)
+    with store.begin(write=True) as uow:
+        seq = uow.instances.lock_for_changes(instance.id)
+        if link is not None and not uow.answer_links.claim(reminder.id, link, now):
             return AnswerResult(ALREADY_USED, instance=instance.name, reservation_ids=tuple(ids))
-        repo = ReservationRepository(connection)
-        rows = sorted(repo.by_ids(instance.id, ids), key=lambda r: _start_utc(instance, r))
+        rows = sorted(
+            uow.reservations.by_ids(instance.id, ids), key=lambda r: _start_utc(instance, r)
+        )
         if not rows:  # the HIS can no longer see them either: nothing to answer
+            uow.commit()  # the link is used all the same
             return AnswerResult("UNKNOWN_SENDER")
         live = [r for r in rows if _start_utc(instance, r) > now] or rows
         first = live[0]
         decision = decide(
-            first["status"], first["patient_answer"], intent, _start_utc(instance, first), now
+            first.status, first.patient_answer, intent, _start_utc(instance, first), now
         )
-        changed = []
+        changed: list[dict[str, Any]] = []
         if decision.changes and decision.answer is not None:
             for row in live:
-                if row["status"] in (
-                    Status.CANCELLED_BY_USER.value,
-                    Status.CANCELLED_BY_ADMIN.value,
-                ):
+                if row.status in _CANCELLED:
                     continue
                 seq += 1
                 values = {
-                    "row_id": row["id"],
+                    "row_id": row.id,
                     "patient_answer": decision.answer.value,
                     "patient_answer_channel": channel.value,
                     "patient_answer_at": now,
-                    "status": row["status"],
-                    "status_changed_by": row["status_changed_by"],
-                    "status_changed_at": row["status_changed_at"],
+                    "status": row.status,
+                    "status_changed_by": row.status_changed_by,
+                    "status_changed_at": row.status_changed_at,
                     "updated_at": now,
                     "change_seq": seq,
                 }
@@ -399,27 +385,16 @@ def _answer(
                         status_changed_at=now,
                     )
                 changed.append(values)
-            repo.update_many(changed)
-            ReservationChangeRepository(connection).add_many(
-                [
-                    change_row(
-                        instance_id=instance.id,
-                        reservation_id=values["row_id"],
-                        seq=values["change_seq"],
-                        at=now,
-                        by=ChangedBy.PATIENT.value,
-                        values=values,
-                    )
-                    for values in changed
-                ]
-            )
-            InstanceRepository(connection).advance_seq(instance.id, seq)
-        EventRepository(connection).add(
+        if changed:
+            uow.reservations.update_many(changed)
+            uow.changes.record(instance.id, changed, at=now, by=ChangedBy.PATIENT.value)
+            uow.instances.advance_seq(instance.id, seq)
+        uow.events.add(
             [
                 {
                     "instance_id": instance.id,
-                    "reservation_id": int(row["id"]),
-                    "reminder_id": int(reminder["id"]),
+                    "reservation_id": row.id,
+                    "reminder_id": reminder.id,
                     "event": "ANSWER",
                     "detail": f"{channel.value} answer read as {intent.value}: "
                     f"{decision.outcome.value}",
@@ -429,15 +404,12 @@ def _answer(
             ]
         )
         if decision.cancels and changed:
-            _remember_cancellations(
-                connection,
-                instance,
-                [r for r in live if r["id"] in {c["row_id"] for c in changed}],
-                now,
-            )
+            cancelled = {values["row_id"] for values in changed}
+            _remember_cancellations(uow, instance, [r for r in live if r.id in cancelled], now)
+        uow.commit()
     rules = _rules(store, instance)
-    views = [AppointmentView.from_record(int(r["id"]), dict(r)) for r in live]
-    language = reminder["language"] or instance.language
+    views = [_view(r) for r in live]
+    language = reminder.language or instance.language
     ack_channel = reply_channel or Channel.EMAIL
     ack = compose_message(decision.ack_kind, views, rules, channel=ack_channel, language=language)
     if reply_channel is not None:
@@ -446,9 +418,9 @@ def _answer(
             instance,
             [
                 {
-                    "LEGACY_ID": f"ack-{reminder['id']}-{uuid.uuid4().hex[:10]}",
+                    "LEGACY_ID": f"ack-{reminder.id}-{uuid.uuid4().hex[:10]}",
                     "CHANNEL": reply_channel.value,
-                    "TO": reminder["recipient"],
+                    "TO": reminder.recipient,
                     "TEXT": ack.body,
                     "SUBJECT": ack.subject,
                 }
@@ -458,13 +430,13 @@ def _answer(
         ).items[0]
         if acknowledged.message_id is not None:
             # So each reservation's page lists the acknowledgement among its messages.
-            with store.unit_of_work(write=True) as connection:
-                EventRepository(connection).add(
+            with store.begin(write=True) as uow:
+                uow.events.add(
                     [
                         {
                             "instance_id": instance.id,
-                            "reservation_id": int(row["id"]),
-                            "reminder_id": int(reminder["id"]),
+                            "reservation_id": row.id,
+                            "reminder_id": reminder.id,
                             "event": "ACKNOWLEDGED",
                             "detail": f"answer acknowledged by {reply_channel.value}",
                             "at": now,
@@ -473,6 +445,7 @@ def _answer(
                         for row in rows
                     ]
                 )
+                uow.commit()
     if decision.cancels and changed and rules.cancellation_email:
         _email_center(store, instance, rules, views, now)
     return AnswerResult(
@@ -485,21 +458,19 @@ def _answer(
 
 
 def _remember_cancellations(
-    connection: Any, instance: Instance, rows: Sequence[Any], now: datetime
+    uow: UnitOfWork, instance: Instance, rows: Sequence[ReservationRecord], now: datetime
 ) -> None:
-    """Queue CancelAppointment for clinics integrated by web services."""
-    if IntegrationRepository(connection).get(instance.id) is None:
+    """Queue CancelAppointment for clinics integrated by web services
+    (``clinic_sync.process_callbacks`` makes the calls)."""
+    if not uow.integrations.configured(instance.id):
         return
-    callbacks = CallbackRepository(connection)
-    for row in rows:
-        if callbacks.exists(instance.id, int(row["id"]), "CancelAppointment"):
-            continue
-        callbacks.add(
+    uow.callbacks.add_new(
+        [
             {
                 "instance_id": instance.id,
-                "reservation_id": int(row["id"]),
-                "app_lid": row["app_lid"],
-                "user_lid": row["user_lid"],
+                "reservation_id": row.id,
+                "app_lid": row.app_lid,
+                "user_lid": row.user_lid,
                 "action": "CancelAppointment",
                 "status": "PENDING",
                 "attempts": 0,
@@ -507,7 +478,9 @@ def _remember_cancellations(
                 "created_at": now,
                 "updated_at": now,
             }
-        )
+            for row in rows
+        ]
+    )
 
 
 def _email_center(
@@ -538,64 +511,3 @@ def _email_center(
         max_items=1,
         now=now,
     )
-
-
-# --- the clinic told ---------------------------------------------------------
-
-
-@dataclass
-class CallbackOutcome:
-    done: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
-def process_callbacks(
-    store: Store, *, build: ClientBuilder, now: datetime | None = None, limit: int = 50
-) -> CallbackOutcome:
-    """Call CancelAppointment for due callbacks; retry with backoff, then FAILED."""
-    now = now or utcnow()
-    outcome = CallbackOutcome()
-    with store.unit_of_work() as connection:
-        due = CallbackRepository(connection).due(now, limit)
-    for callback in due:
-        instance = get_instance_by_id(store, callback["instance_id"])
-        attempts = int(callback["attempts"]) + 1
-        values: dict[str, Any] = {"attempts": attempts, "updated_at": now}
-        try:
-            row = clinic_sync.integration(store, instance)
-            client = build(clinic_sync.endpoint_of(row))
-            result = client.cancel_appointment(
-                callback["app_lid"], callback["user_lid"] or "", center_lid=row["center_lid"]
-            )
-            if result.ok or result.already_done:
-                values.update(status="DONE", last_error=None)
-                outcome.done += 1
-            else:
-                raise ClinicError(result.error_message or "the clinic refused the cancellation")
-        except ClinicError as exc:
-            values["last_error"] = exc.message[:1000]
-            if attempts >= MAX_CALLBACK_ATTEMPTS:
-                values["status"] = "FAILED"
-                outcome.failed += 1
-            else:
-                values["next_attempt_at"] = now + timedelta(
-                    seconds=min(3600, 30 * 2 ** (attempts - 1))
-                )
-                outcome.retried += 1
-        with store.unit_of_work(write=True) as connection:
-            CallbackRepository(connection).record(int(callback["id"]), values)
-            EventRepository(connection).add(
-                [
-                    {
-                        "instance_id": instance.id,
-                        "reservation_id": int(callback["reservation_id"]),
-                        "reminder_id": None,
-                        "event": "CLINIC_CANCEL",
-                        "detail": f"CancelAppointment: {values.get('status', 'retry')}"
-                        + (f" ({values['last_error']})" if values.get("last_error") else ""),
-                        "at": now,
-                    }
-                ]
-            )
-    return outcome

@@ -10,6 +10,9 @@ processes can run: one polls an instance at a time. A clinic that is down
 leaves ``last_success_at`` where it was: the next successful poll asks again
 from there, so no change made during the outage is lost. Failed polls back
 off exponentially.
+
+``process_callbacks`` tells clinics of their patients' cancellations
+(CancelAppointment, A.4.2), queued by ``services.answers``, with retries.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ from ..observability import metrics
 from ..store.changes import ReservationChangeRepository, change_row
 from ..store.clinic import EntityRepository, IntegrationRepository, PortalRepository
 from ..store.engine import Store
+from ..store.reminders import CallbackRepository, EventRepository
 from ..store.repositories import InstanceRepository, ReservationRepository
 from . import reservations
-from .instances import Instance, get_instance, utcnow
+from .instances import Instance, get_instance, get_instance_by_id, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ OVERLAP = timedelta(minutes=5)
 LEASE = timedelta(minutes=10)
 KEY_ENTITIES_EVERY = timedelta(hours=24)
 MAX_BACKOFF = timedelta(hours=1)
+MAX_CALLBACK_ATTEMPTS = 10
 
 
 def configure(
@@ -443,3 +448,64 @@ def _store_entities(store: Store, instance: Instance, entities: list[KeyEntity])
 def entity_counts(store: Store, instance: Instance) -> dict[str, int]:
     with store.unit_of_work() as connection:
         return EntityRepository(connection).counts(instance.id)
+
+
+# --- the clinic told of patients' cancellations (queued by services.answers) ---
+
+
+@dataclass
+class CallbackOutcome:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def process_callbacks(
+    store: Store, *, build: ClientBuilder, now: datetime | None = None, limit: int = 50
+) -> CallbackOutcome:
+    """Call CancelAppointment for due callbacks; retry with backoff, then FAILED."""
+    now = now or utcnow()
+    outcome = CallbackOutcome()
+    with store.unit_of_work() as connection:
+        due = CallbackRepository(connection).due(now, limit)
+    for callback in due:
+        instance = get_instance_by_id(store, callback["instance_id"])
+        attempts = int(callback["attempts"]) + 1
+        values: dict[str, Any] = {"attempts": attempts, "updated_at": now}
+        try:
+            row = integration(store, instance)
+            client = build(endpoint_of(row))
+            result = client.cancel_appointment(
+                callback["app_lid"], callback["user_lid"] or "", center_lid=row["center_lid"]
+            )
+            if result.ok or result.already_done:
+                values.update(status="DONE", last_error=None)
+                outcome.done += 1
+            else:
+                raise ClinicError(result.error_message or "the clinic refused the cancellation")
+        except ClinicError as exc:
+            values["last_error"] = exc.message[:1000]
+            if attempts >= MAX_CALLBACK_ATTEMPTS:
+                values["status"] = "FAILED"
+                outcome.failed += 1
+            else:
+                values["next_attempt_at"] = now + timedelta(
+                    seconds=min(3600, 30 * 2 ** (attempts - 1))
+                )
+                outcome.retried += 1
+        with store.unit_of_work(write=True) as connection:
+            CallbackRepository(connection).record(int(callback["id"]), values)
+            EventRepository(connection).add(
+                [
+                    {
+                        "instance_id": instance.id,
+                        "reservation_id": int(callback["reservation_id"]),
+                        "reminder_id": None,
+                        "event": "CLINIC_CANCEL",
+                        "detail": f"CancelAppointment: {values.get('status', 'retry')}"
+                        + (f" ({values['last_error']})" if values.get("last_error") else ""),
+                        "at": now,
+                    }
+                ]
+            )
+    return outcome

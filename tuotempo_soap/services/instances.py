@@ -8,7 +8,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..domain.phones import is_valid_region
@@ -20,12 +19,10 @@ from ..errors import (
     RequestValidationError,
     ServerBusyError,
 )
-from ..store.clinic import PortalRepository
-from ..store.engine import Store
-from ..store.removal import InstanceRemovalRepository, owned_tables
-from ..store.repositories import ApiUserRepository, InstanceRepository
+from ..store.records import InstanceRecord
 from .auth_guard import AuthGuard
 from .passwords import hash_password, is_cached, verify_password
+from .unit_of_work import Store
 
 INSTANCE_NAME = re.compile(r"^tt_[A-Za-z0-9_]{1,60}$")
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
@@ -56,16 +53,15 @@ def utcnow() -> datetime:
     return clock.utcnow()
 
 
-def _instance(row: object) -> Instance:
-    r = row  # RowMapping
+def _instance(record: InstanceRecord) -> Instance:
     return Instance(
-        id=r["id"],  # type: ignore[index]
-        name=r["name"],  # type: ignore[index]
-        timezone=r["timezone"],  # type: ignore[index]
-        country=r["country"],  # type: ignore[index]
-        language=r["language"],  # type: ignore[index]
-        store_patient_identity=bool(r["store_patient_identity"]),  # type: ignore[index]
-        disabled_at=r.get("disabled_at"),  # type: ignore[attr-defined]
+        id=record.id,
+        name=record.name,
+        timezone=record.timezone,
+        country=record.country,
+        language=record.language,
+        store_patient_identity=bool(record.store_patient_identity),
+        disabled_at=record.disabled_at,
     )
 
 
@@ -86,11 +82,10 @@ def create_instance(
             field="name",
         )
     _check_settings(timezone, country, language, email_from, email_reply_to)
-    with store.unit_of_work(write=True) as connection:
-        repo = InstanceRepository(connection)
-        if repo.by_name(name) is not None:
+    with store.begin(write=True) as uow:
+        if uow.instances.by_name(name) is not None:
             raise ConflictError(f"instance {name} already exists", field="name")
-        repo.add(
+        instance_id = uow.instances.add(
             {
                 "name": name,
                 "timezone": timezone,
@@ -102,8 +97,10 @@ def create_instance(
                 "created_at": utcnow(),
             }
         )
-        row = repo.by_name(name)
-    return _instance(row)
+        uow.commit()
+    return Instance(
+        instance_id, name, timezone, country.upper(), language, bool(store_patient_identity)
+    )
 
 
 def _check_settings(
@@ -163,8 +160,9 @@ def update_instance(store: Store, name: str, **changes: object) -> Instance:
         values["country"] = str(values["country"]).upper()
     instance = get_instance(store, name)
     if values:
-        with store.unit_of_work(write=True) as connection:
-            InstanceRepository(connection).update(instance.id, values)
+        with store.begin(write=True) as uow:
+            uow.instances.update(instance.id, values)
+            uow.commit()
     return get_instance(store, name)
 
 
@@ -172,23 +170,27 @@ def disable_instance(store: Store, name: str, *, now: datetime | None = None) ->
     """Switch an instance off (no SOAP answers, no sends) without deleting
     anything; False when it already was off."""
     instance = get_instance(store, name)
-    with store.unit_of_work(write=True) as connection:
-        return InstanceRepository(connection).set_disabled(instance.id, now or utcnow())
+    with store.begin(write=True) as uow:
+        changed = uow.instances.set_disabled(instance.id, now or utcnow())
+        uow.commit()
+    return changed
 
 
 def enable_instance(store: Store, name: str) -> bool:
     """Switch a disabled instance back on; False when it was not off."""
     instance = get_instance(store, name)
-    with store.unit_of_work(write=True) as connection:
-        return InstanceRepository(connection).set_disabled(instance.id, None)
+    with store.begin(write=True) as uow:
+        changed = uow.instances.set_disabled(instance.id, None)
+        uow.commit()
+    return changed
 
 
 def disabled_since(store: Store, name: str) -> datetime | None:
     """When the instance was switched off, or None while it is on."""
     instance = get_instance(store, name)
-    with store.unit_of_work() as connection:
-        row = InstanceRepository(connection).by_id(instance.id)
-    return None if row is None else row["disabled_at"]
+    with store.begin() as uow:
+        record = uow.instances.by_id(instance.id)
+    return None if record is None else record.disabled_at
 
 
 # Rows deleted per transaction while an instance is removed (store/removal.py).
@@ -199,9 +201,10 @@ def removal_preview(store: Store, name: str) -> dict[str, int]:
     """How many rows of each table ``remove_instance`` would delete (non-empty
     tables only), for the operator to confirm."""
     instance = get_instance(store, name)
-    with store.unit_of_work() as connection:
-        repo = InstanceRemovalRepository(connection)
-        counts = {owned.name: repo.count(owned, instance.id) for owned in owned_tables()}
+    with store.begin() as uow:
+        counts = {
+            table: uow.removal.count(table, instance.id) for table in uow.removal.owned_tables()
+        }
     return {table: count for table, count in counts.items() if count}
 
 
@@ -215,8 +218,9 @@ def remove_instance(store: Store, name: str, *, batch_size: int = REMOVAL_BATCH)
     instance stays disabled and running it again finishes the job.
     """
     instance = get_instance(store, name)
-    with store.unit_of_work() as connection:
-        routed = PortalRepository(connection).routed_through(instance.id)
+    with store.begin() as uow:
+        routed = uow.portals.routed_through(instance.id)
+        tables = uow.removal.owned_tables()
     if routed:
         steps = "; ".join(
             f"tuotempo-soap portal remove-center {portal} {center}" for portal, center in routed
@@ -226,49 +230,50 @@ def remove_instance(store: Store, name: str, *, batch_size: int = REMOVAL_BATCH)
             f"remove them first: {steps}",
             field="instance",
         )
-    with store.unit_of_work(write=True) as connection:
-        InstanceRepository(connection).set_disabled(instance.id, utcnow())
+    with store.begin(write=True) as uow:
+        uow.instances.set_disabled(instance.id, utcnow())
+        uow.commit()
     deleted: dict[str, int] = {}
-    for owned in owned_tables():
+    for table in tables:
         while True:
-            with store.unit_of_work(write=True) as connection:
-                count = InstanceRemovalRepository(connection).delete_batch(
-                    owned, instance.id, batch_size
-                )
+            with store.begin(write=True) as uow:
+                count = uow.removal.delete_batch(table, instance.id, batch_size)
+                uow.commit()
             if count:
-                deleted[owned.name] = deleted.get(owned.name, 0) + count
+                deleted[table] = deleted.get(table, 0) + count
             if count < batch_size:
                 break
-    with store.unit_of_work(write=True) as connection:
-        InstanceRemovalRepository(connection).delete_instance(instance.id)
+    with store.begin(write=True) as uow:
+        uow.removal.delete_instance(instance.id)
+        uow.commit()
     return deleted
 
 
 def list_instances(store: Store) -> list[Instance]:
-    with store.unit_of_work() as connection:
-        return [_instance(row) for row in InstanceRepository(connection).list()]
+    with store.begin() as uow:
+        return [_instance(record) for record in uow.instances.list()]
 
 
 def get_instance(store: Store, name: str) -> Instance:
-    with store.unit_of_work() as connection:
-        row = InstanceRepository(connection).by_name(name)
-    if row is None:
+    with store.begin() as uow:
+        record = uow.instances.by_name(name)
+    if record is None:
         raise NotFoundError(f"no instance named {name}", field="instance")
-    return _instance(row)
+    return _instance(record)
 
 
 def get_instance_by_id(store: Store, instance_id: int) -> Instance:
-    with store.unit_of_work() as connection:
-        row = InstanceRepository(connection).by_id(instance_id)
-    if row is None:
+    with store.begin() as uow:
+        record = uow.instances.by_id(instance_id)
+    if record is None:
         raise NotFoundError(f"no instance with id {instance_id}", field="instance")
-    return _instance(row)
+    return _instance(record)
 
 
 def known_countries(store: Store) -> list[str]:
     """The default phone countries of all instances (to read numbers without a prefix)."""
-    with store.unit_of_work() as connection:
-        return InstanceRepository(connection).countries()
+    with store.begin() as uow:
+        return uow.instances.countries()
 
 
 def _check_password(password: str) -> None:
@@ -287,42 +292,44 @@ def add_user(store: Store, instance_name: str, username: str, password: str) -> 
     _check_password(password)
     password_hash = hash_password(password)
     instance = get_instance(store, instance_name)
+    taken = ConflictError(f"user {username} already exists in {instance_name}", field="username")
     try:
-        with store.unit_of_work(write=True) as connection:
-            users = ApiUserRepository(connection)
-            if users.get(instance.id, username) is not None:
-                raise ConflictError(f"user {username} already exists in {instance_name}")
-            users.add(instance.id, username, password_hash, utcnow())
-    except IntegrityError:
-        raise ConflictError(f"user {username} already exists in {instance_name}") from None
+        with store.begin(write=True) as uow:
+            if uow.users.get(instance.id, username) is not None:
+                raise taken
+            uow.users.add(instance.id, username, password_hash, utcnow())
+            uow.commit()
+    except ConflictError:
+        # Also when a concurrent call added the same user between our read and write.
+        raise taken from None
 
 
 def set_password(store: Store, instance_name: str, username: str, password: str) -> None:
     _check_password(password)
     password_hash = hash_password(password)
     instance = get_instance(store, instance_name)
-    with store.unit_of_work(write=True) as connection:
-        users = ApiUserRepository(connection)
-        user = users.get(instance.id, username)
+    with store.begin(write=True) as uow:
+        user = uow.users.get(instance.id, username)
         if user is None:
             raise NotFoundError(f"no user {username} in {instance_name}", field="username")
-        users.set_password(user["id"], password_hash, utcnow())
+        uow.users.set_password(user.id, password_hash, utcnow())
+        uow.commit()
 
 
 def remove_user(store: Store, instance_name: str, username: str) -> None:
     instance = get_instance(store, instance_name)
-    with store.unit_of_work(write=True) as connection:
-        users = ApiUserRepository(connection)
-        user = users.get(instance.id, username)
+    with store.begin(write=True) as uow:
+        user = uow.users.get(instance.id, username)
         if user is None:
             raise NotFoundError(f"no user {username} in {instance_name}", field="username")
-        users.remove(user["id"])
+        uow.users.remove(user.id)
+        uow.commit()
 
 
 def list_users(store: Store, instance_name: str) -> list[str]:
     instance = get_instance(store, instance_name)
-    with store.unit_of_work() as connection:
-        return [row["username"] for row in ApiUserRepository(connection).list(instance.id)]
+    with store.begin() as uow:
+        return uow.users.usernames(instance.id)
 
 
 def authenticate(
@@ -345,11 +352,9 @@ def authenticate(
     attempt = guard.throttle.attempt(instance_name, username, client_address)
     guard.throttle.check(attempt)
     # The instance and the user's hash in one statement (one round trip per request).
-    with store.unit_of_work() as connection:
+    with store.begin() as uow:
         row, stored_hash = (
-            ApiUserRepository(connection).login(instance_name, username)
-            if instance_name
-            else (None, None)
+            uow.users.login(instance_name, username) if instance_name else (None, None)
         )
     password = password or ""
     if row is not None and stored_hash is not None and is_cached(stored_hash, password):

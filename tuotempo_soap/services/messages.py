@@ -16,8 +16,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import RowMapping
-
 from ..domain.formats import FormatError, format_timestamp, parse_date, parse_timestamp
 from ..domain.message import (
     Channel,
@@ -29,10 +27,10 @@ from ..domain.message import (
 )
 from ..domain.reservation import ItemError
 from ..errors import NotFoundError, RequestValidationError
-from ..store.engine import Store
-from ..store.outbox import MessageQuery, MessageRepository
+from ..store.records import MessageQuery, MessageRecord
 from .batches import Batch, check_size
 from .instances import Instance, utcnow
+from .unit_of_work import Store
 
 
 class MessageAction(StrEnum):
@@ -104,22 +102,28 @@ def update_messages(
 def _queue(
     store: Store, instance: Instance, accepted: dict[str, tuple[MessageOutcome, dict[str, Any]]]
 ) -> None:
-    with store.unit_of_work(write=True) as connection:
-        repo = MessageRepository(connection)
-        existing = repo.by_legacy_ids(instance.id, accepted)
+    with store.begin(write=True) as uow:
+        existing = uow.messages.by_legacy_ids(instance.id, accepted)
         new_rows = [row for lid, (_, row) in accepted.items() if lid not in existing]
-        inserted = repo.insert_new(new_rows)
+        inserted = uow.messages.insert_new(new_rows)
         # Lost a race with a concurrent call for the same legacy id: read its row.
         missing = [row["legacy_id"] for row in new_rows if row["legacy_id"] not in inserted]
-        existing.update(repo.by_legacy_ids(instance.id, missing))
+        if missing:
+            existing.update(uow.messages.by_legacy_ids(instance.id, missing))
+        uow.commit()
     for lid, (outcome, row) in accepted.items():
         if lid in inserted:
             outcome.action, outcome.message_id = MessageAction.QUEUED, inserted[lid]
             continue
         old = existing[lid]
-        outcome.action, outcome.message_id = MessageAction.ALREADY_QUEUED, int(old["id"])
-        outcome.segments = old["segments"]
-        if any(old[key] != row[key] for key in ("channel", "recipient", "body", "subject")):
+        outcome.action, outcome.message_id = MessageAction.ALREADY_QUEUED, old.id
+        outcome.segments = old.segments
+        if (old.channel, old.recipient, old.body, old.subject) != (
+            row["channel"],
+            row["recipient"],
+            row["body"],
+            row["subject"],
+        ):
             outcome.warnings.append(
                 "LEGACY_ID was already used for a different message; the first one stands"
             )
@@ -238,14 +242,14 @@ def search_messages(
         sent_from=_bound(instance, filters.sent_from, "SENT_FROM", end=False),
         sent_to=_bound(instance, filters.sent_to, "SENT_TO", end=True),
     )
-    with store.unit_of_work() as connection:
-        rows = MessageRepository(connection).search(query)
-    more = len(rows) > limit
-    rows = rows[:limit]
+    with store.begin() as uow:
+        found = uow.messages.search(query)
+    more = len(found) > limit
+    found = found[:limit]
     return MessagePage(
-        messages=[present_message(instance, row) for row in rows],
+        messages=[present_message(instance, message) for message in found],
         more_results=more,
-        next_page_token=str(rows[-1]["id"]) if more else None,
+        next_page_token=str(found[-1].id) if more else None,
     )
 
 
@@ -253,40 +257,40 @@ def _local(instance: Instance, value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC).astimezone(instance.zone) if value else None
 
 
-def present_message(instance: Instance, row: RowMapping) -> dict[str, Any]:
+def present_message(instance: Instance, message: MessageRecord) -> dict[str, Any]:
     """A stored message in wire names; times in the instance's zone, the guide's format."""
-    sent = _local(instance, row["sent_at"])
+    sent = _local(instance, message.sent_at)
     stamp = {
-        key: format_timestamp(moment) if (moment := _local(instance, row[column])) else None
-        for key, column in (
-            ("CREATED", "created_at"),
-            ("SEND_AT", "send_at"),
-            ("EXPIRES_AT", "expires_at"),
-            ("DELIVERED_AT", "delivered_at"),
-            ("FAILED_AT", "failed_at"),
+        key: format_timestamp(moment) if (moment := _local(instance, value)) else None
+        for key, value in (
+            ("CREATED", message.created_at),
+            ("SEND_AT", message.send_at),
+            ("EXPIRES_AT", message.expires_at),
+            ("DELIVERED_AT", message.delivered_at),
+            ("FAILED_AT", message.failed_at),
         )
     }
     return {
-        "MESSAGE_ID": row["id"],
-        "LEGACY_ID": row["legacy_id"],
-        "CHANNEL": row["channel"],
-        "TO": row["recipient"],
-        "STATUS": row["status"],
-        "SEGMENTS": row["segments"],
-        "ATTEMPTS": row["attempts"],
+        "MESSAGE_ID": message.id,
+        "LEGACY_ID": message.legacy_id,
+        "CHANNEL": message.channel,
+        "TO": message.recipient,
+        "STATUS": message.status,
+        "SEGMENTS": message.segments,
+        "ATTEMPTS": message.attempts,
         **stamp,
         "SENT_DATE": sent.strftime("%d/%m/%Y") if sent else None,
         "SENT_TIME": sent.strftime("%H:%M:%S") if sent else None,
-        "ERROR": row["last_error"],
+        "ERROR": message.last_error,
     }
 
 
 def show_message(store: Store, instance: Instance, legacy_id: str) -> dict[str, Any]:
-    with store.unit_of_work() as connection:
-        row = MessageRepository(connection).by_legacy_ids(instance.id, [legacy_id]).get(legacy_id)
-    if row is None:
+    with store.begin() as uow:
+        found = uow.messages.by_legacy_ids(instance.id, [legacy_id]).get(legacy_id)
+    if found is None:
         raise NotFoundError(f"no message {legacy_id} in {instance.name}", field="LEGACY_ID")
-    return present_message(instance, row)
+    return present_message(instance, found)
 
 
 # --- delivery receipts -----------------------------------------------------
@@ -306,27 +310,28 @@ def apply_receipt(
 
     ``unknown``: no message that went out through this provider has this id or
     reference (one still queued, or sent through another provider, is never
-    touched: ``MessageRepository.for_receipt``); ``ignored``: it is already
+    touched: ``uow.messages.for_receipt``); ``ignored``: it is already
     final (a duplicate, late or out-of-order receipt); ``applied``.
     """
     now = now or utcnow()
     target = MessageStatus.DELIVERED if delivered else MessageStatus.FAILED
-    with store.unit_of_work(write=True) as connection:
-        repo = MessageRepository(connection)
-        row = repo.for_receipt(provider, provider_message_id, reference)
-        if row is None:
+    with store.begin(write=True) as uow:
+        message = uow.messages.for_receipt(provider, provider_message_id, reference)
+        if message is None:
             return "unknown"
-        if not receipt_may_move(row["status"], target.value):
+        if not receipt_may_move(message.status, target.value):
             return "ignored"
         values: dict[str, Any] = {"status": target.value, "updated_at": now, "lease_until": None}
-        if row["sent_at"] is None:
+        if message.sent_at is None:
             values["sent_at"] = now  # the receipt beat the worker's own bookkeeping
         if delivered:
             values["delivered_at"] = now
         else:
             values["failed_at"] = now
             values["last_error"] = (error or "reported undeliverable by the provider")[:1000]
-        if row["provider_message_id"] is None and provider_message_id:
+        if message.provider_message_id is None and provider_message_id:
             values["provider_message_id"] = provider_message_id
             values["provider"] = provider
-        return "applied" if repo.move(row["id"], row["status"], values) else "ignored"
+        moved = uow.messages.move(message.id, message.status, values)
+        uow.commit()
+    return "applied" if moved else "ignored"

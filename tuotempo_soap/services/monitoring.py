@@ -51,7 +51,7 @@ def outbox_depth(
         depths = MessageRepository(connection).queue_depth_by_provider(now)
         names: dict[int, str] = {}
         if any(depth.provider is None for depth in depths):
-            names = {int(r["id"]): str(r["name"]) for r in InstanceRepository(connection).list()}
+            names = {r.id: r.name for r in InstanceRepository(connection).list()}
     by_provider: dict[str, ProviderDepth] = {}
     for depth in depths:
         provider = depth.provider

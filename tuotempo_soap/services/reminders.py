@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
-
-from sqlalchemy import Connection, RowMapping
 
 from ..domain.formats import parse_time
 from ..domain.message import Channel
@@ -38,18 +36,18 @@ from ..domain.reminders.rules import ReminderRules, RulesError
 from ..domain.reservation import Status
 from ..errors import NotFoundError, RequestValidationError
 from ..observability import metrics
-from ..store.engine import Store
-from ..store.reminders import (
-    EventRepository,
-    ReminderRepository,
-    ReminderSettingsRepository,
+from ..store.records import (
+    ReminderEventRecord,
+    ReminderRecord,
+    ReservationQuery,
+    ReservationRecord,
     ids_of,
     ids_text,
 )
-from ..store.repositories import InstanceRepository, ReservationQuery, ReservationRepository
 from . import messages
 from .instances import Instance, get_instance, get_instance_by_id, utcnow
 from .links import LinkSigner
+from .unit_of_work import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +55,9 @@ PAGE = 500
 
 
 def get_rules(store: Store, instance: Instance) -> ReminderRules | None:
-    with store.unit_of_work() as connection:
-        row = ReminderSettingsRepository(connection).get(instance.id)
-    return ReminderRules.from_dict(json.loads(row["rules_json"])) if row else None
+    with store.begin() as uow:
+        settings = uow.reminder_settings.get(instance.id)
+    return ReminderRules.from_dict(json.loads(settings.rules_json)) if settings else None
 
 
 def set_rules(store: Store, instance_name: str, data: Mapping[str, Any]) -> ReminderRules:
@@ -69,10 +67,11 @@ def set_rules(store: Store, instance_name: str, data: Mapping[str, Any]) -> Remi
         rules = ReminderRules.from_dict(dict(data))
     except RulesError as exc:
         raise RequestValidationError(str(exc), field="rules") from None
-    with store.unit_of_work(write=True) as connection:
-        ReminderSettingsRepository(connection).save(
+    with store.begin(write=True) as uow:
+        uow.reminder_settings.save(
             instance.id, json.dumps(rules.to_dict(), sort_keys=True), utcnow()
         )
+        uow.commit()
     return rules
 
 
@@ -84,20 +83,19 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _snapshot(row: Any) -> str:
+def _snapshot(row: ReservationRecord) -> str:
     return json.dumps(
         {
-            "day": row["app_date"].isoformat() if row["app_date"] else None,
-            "start": row["app_start_time"],
-            "resource": row["resource_lid"],
-            "location": row["location_lid"],
+            "day": row.app_date.isoformat() if row.app_date else None,
+            "start": row.app_start_time,
+            "resource": row.resource_lid,
+            "location": row.location_lid,
         }
     )
 
 
-def _view(row: Any) -> AppointmentView:
-    # A plain dict: RowMapping.get() on an absent key costs an exception inside.
-    return AppointmentView.from_record(int(row["id"]), dict(row))
+def _view(row: ReservationRecord) -> AppointmentView:
+    return AppointmentView.from_record(row.id, row.columns())
 
 
 def _event(
@@ -125,43 +123,44 @@ def plan_changes(store: Store, *, now: datetime | None = None) -> PlanningOutcom
     """Re-plan every reservation that changed since the planner last looked."""
     now = now or utcnow()
     outcome = PlanningOutcome()
-    with store.unit_of_work() as connection:
-        settings_rows = ReminderSettingsRepository(connection).all()
-    for settings_row in settings_rows:
-        instance = get_instance_by_id(store, settings_row["instance_id"])
-        rules = ReminderRules.from_dict(json.loads(settings_row["rules_json"]))
+    with store.begin() as uow:
+        every_settings = uow.reminder_settings.all()
+    for settings in every_settings:
+        instance = get_instance_by_id(store, settings.instance_id)
+        rules = ReminderRules.from_dict(json.loads(settings.rules_json))
         outcome.instances += 1
         while True:
-            with store.unit_of_work(write=True) as connection:
+            with store.begin(write=True) as uow:
                 # Where to start is read under the lock, page by page: another
                 # worker may have planned these changes since we listed the rules.
-                after = ReminderSettingsRepository(connection).lock_for_planning(instance.id)
-                snapshot = InstanceRepository(connection).current_seq(instance.id)
-                changed = ReservationRepository(connection).query(
+                after = uow.reminder_settings.lock_for_planning(instance.id)
+                snapshot = uow.instances.current_seq(instance.id)
+                changed = uow.reservations.query(
                     ReservationQuery(instance.id, after_seq=after, upto_seq=snapshot, limit=PAGE)
                 )
-                planned, cancelled = _replan(connection, instance, rules, changed, now)
+                planned, cancelled = _replan(uow, instance, rules, changed, now)
                 outcome.planned += planned
                 outcome.cancelled += cancelled
                 outcome.reservations += len(changed)
-                after = changed[-1]["change_seq"] if len(changed) == PAGE else snapshot
-                ReminderSettingsRepository(connection).advance(instance.id, after)
+                after = changed[-1].change_seq if len(changed) == PAGE else snapshot
+                uow.reminder_settings.advance(instance.id, after)
+                uow.commit()
             if len(changed) < PAGE:
                 break
     metrics.count_reminders_planned(outcome.planned, outcome.cancelled)
     return outcome
 
 
-def _patient_day(row: Any) -> tuple[Any, str]:
+def _patient_day(row: ReservationRecord) -> tuple[date, str]:
     """The group a reservation's reminder belongs to: its patient's day (or itself)."""
-    return row["app_date"], _view(row).patient_key or f"reservation:{row['id']}"
+    return row.app_date, _view(row).patient_key or f"reservation:{row.id}"
 
 
 def _replan(
-    connection: Connection,
+    uow: UnitOfWork,
     instance: Instance,
     rules: ReminderRules,
-    changed: Sequence[RowMapping],
+    changed: Sequence[ReservationRecord],
     now: datetime,
 ) -> tuple[int, int]:
     """Plan again the patient-days touched by a page of changed reservations.
@@ -171,29 +170,28 @@ def _replan(
     A reservation that moved also re-plans the day it left (its old reminder
     may cover the patient's other appointments there).
     """
-    reservations = ReservationRepository(connection)
-    repo = ReminderRepository(connection)
-    changed_ids = {int(r["id"]) for r in changed}
+    repo = uow.reminders
+    changed_ids = {r.id for r in changed}
     before = repo.for_reservations(instance.id, changed_ids)
     co_members = {
-        rid for rows in before.values() for r in rows for rid in ids_of(r["reservation_ids"])
+        rid for rows in before.values() for r in rows for rid in ids_of(r.reservation_ids)
     } - changed_ids
-    affected = list(changed) + reservations.by_ids(instance.id, co_members)
-    groups: dict[tuple[Any, str], list[Any]] = {_patient_day(r): [] for r in affected}
-    for row in reservations.on_days(instance.id, {day for day, _ in groups}):
+    affected = list(changed) + uow.reservations.by_ids(instance.id, co_members)
+    groups: dict[tuple[date, str], list[ReservationRecord]] = {
+        _patient_day(r): [] for r in affected
+    }
+    for row in uow.reservations.on_days(instance.id, {day for day, _ in groups}):
         if _patient_day(row) in groups:
             groups[_patient_day(row)].append(row)
-    members = {int(r["id"]): r for rows in groups.values() for r in rows}
+    members = {r.id: r for rows in groups.values() for r in rows}
     linked = repo.for_reservations(instance.id, members)
-    existing = {int(r["id"]): r for rows in linked.values() for r in rows}
+    existing = {r.id: r for rows in linked.values() for r in rows}
     # "Booked" is when the planner first saw it: a reservation it meets only now
     # (a late booking, or a worker that was down) gets a reminder as soon as
     # allowed instead of none, if the appointment is still ahead.
-    booked = {
-        rid: _aware(row["created_at"] if linked[rid] else now) for rid, row in members.items()
-    }
+    booked = {rid: _aware(row.created_at if linked[rid] else now) for rid, row in members.items()}
     wanted: dict[str, PlannedReminder] = {}
-    group_of: dict[str, list[Any]] = {}
+    group_of: dict[str, list[ReservationRecord]] = {}
     events: list[dict[str, Any]] = []
     for rows in groups.values():
         plan = make_plan(
@@ -201,7 +199,7 @@ def _replan(
             rules,
             instance.zone,
             _aware(now),
-            {int(r["id"]): booked[int(r["id"])] for r in rows},
+            {r.id: booked[r.id] for r in rows},
             default_language=instance.language,
         )
         for planned in plan.reminders:
@@ -218,22 +216,22 @@ def _replan(
     stale = [
         r
         for r in existing.values()
-        if r["status"] == "PLANNED"
-        and r["key"] not in wanted
-        and (r["due_at"] > now or not active & set(ids_of(r["reservation_ids"])))
+        if r.status == "PLANNED"
+        and r.key not in wanted
+        and (r.due_at > now or not active & set(ids_of(r.reservation_ids)))
     ]
-    repo.cancel_planned([int(r["id"]) for r in stale], "re-planned after a change", now)
+    repo.cancel_planned([r.id for r in stale], "re-planned after a change", now)
     events += [
         _event(
             instance.id,
             "CANCELLED",
-            f"{r['kind']} no longer planned",
+            f"{r.kind} no longer planned",
             now,
             reservation_id=rid,
-            reminder_id=int(r["id"]),
+            reminder_id=r.id,
         )
         for r in stale
-        for rid in ids_of(r["reservation_ids"])
+        for rid in ids_of(r.reservation_ids)
     ]
     present = repo.by_keys(instance.id, wanted)
     new_rows = []
@@ -242,14 +240,14 @@ def _replan(
         old = present.get(key)
         if old is None:
             new_rows.append(_row(instance, planned, group_of[key], now))
-        elif old["status"] == "PLANNED" and (
-            _naive(planned.due_at) != old["due_at"]
-            or planned.recipient != old["recipient"]
-            or ids_text(planned.reservation_ids) != old["reservation_ids"]
+        elif old.status == "PLANNED" and (
+            _naive(planned.due_at) != old.due_at
+            or planned.recipient != old.recipient
+            or ids_text(planned.reservation_ids) != old.reservation_ids
         ):
             moved.append(
                 {
-                    "row_id": int(old["id"]),
+                    "row_id": old.id,
                     "due_at": _naive(planned.due_at),
                     "channel": planned.channel.value,
                     "recipient": planned.recipient,
@@ -263,7 +261,7 @@ def _replan(
         (row, notice, previous)
         for row in changed
         for notice, previous in _notices(
-            instance, rules, row, _view(row), before.get(int(row["id"]), []), now
+            instance, rules, row, _view(row), before.get(row.id, []), now
         )
     ]
     new_rows += [_row(instance, n, [row], now, previous=prev) for row, n, prev in notices]
@@ -280,38 +278,38 @@ def _replan(
         for rid in ids_of(r["reservation_ids"])
         if rid in changed_ids
     ]
-    EventRepository(connection).add(events)
+    uow.events.add(events)
     return len(new_rows), len(stale)
 
 
 def _notices(
     instance: Instance,
     rules: ReminderRules,
-    row: RowMapping,
+    row: ReservationRecord,
     view: AppointmentView,
-    existing: Sequence[RowMapping],
+    existing: Sequence[ReminderRecord],
     now: datetime,
 ) -> list[tuple[PlannedReminder, dict[str, Any] | None]]:
     """A change notice when a reminder already told the patient something else
     (with what it told them); a cancellation notice when the clinic cancelled
     (if the instance wants it)."""
-    sent = [r for r in existing if r["status"] == "QUEUED" and r["kind"] in ("reminder", "change")]
+    sent = [r for r in existing if r.status == "QUEUED" and r.kind in ("reminder", "change")]
     out: list[tuple[PlannedReminder, dict[str, Any] | None]] = []
-    if row["status"] == Status.CANCELLED_BY_ADMIN.value and sent:
+    if row.status == Status.CANCELLED_BY_ADMIN.value and sent:
         notice = plan_notice(
             "cancellation",
             view,
             rules,
             instance.zone,
             _aware(now),
-            version=int(row["change_seq"]),
+            version=row.change_seq,
             default_language=instance.language,
         )
         if isinstance(notice, PlannedReminder):
             out.append((notice, None))
     elif sent and not view.cancelled:
-        latest = max(sent, key=lambda r: r["id"])
-        before = json.loads(latest["snapshot"] or "{}")
+        latest = max(sent, key=lambda r: r.id)
+        before = json.loads(latest.snapshot or "{}")
         if changed_fields(before, json.loads(_snapshot(row))):
             notice = plan_notice(
                 "change",
@@ -319,7 +317,7 @@ def _notices(
                 rules,
                 instance.zone,
                 _aware(now),
-                version=int(row["change_seq"]),
+                version=row.change_seq,
                 default_language=instance.language,
             )
             if isinstance(notice, PlannedReminder):
@@ -331,12 +329,12 @@ def _notices(
 def _row(
     instance: Instance,
     planned: PlannedReminder,
-    group: Sequence[Any],
+    group: Sequence[ReservationRecord],
     now: datetime,
     *,
     previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    first = next((r for r in group if int(r["id"]) in planned.reservation_ids), group[0])
+    first = next((r for r in group if r.id in planned.reservation_ids), group[0])
     snapshot = json.loads(_snapshot(first))
     if previous is not None:
         snapshot["previous"] = previous  # what the patient was told before: for the text
@@ -371,11 +369,11 @@ def queue_due(
 ) -> int:
     """Compose and queue every planned communication that is due."""
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        due = ReminderRepository(connection).due(now, limit)
+    with store.begin() as uow:
+        due = uow.reminders.due(now, limit)
     queued = 0
     for reminder in due:
-        instance = get_instance_by_id(store, reminder["instance_id"])
+        instance = get_instance_by_id(store, reminder.instance_id)
         rules = get_rules(store, instance) or ReminderRules()
         queued += _queue_one(store, instance, rules, reminder, signer, public_url, now)
     metrics.count_reminders_sent(queued, len(due) - queued)
@@ -386,21 +384,21 @@ def _queue_one(
     store: Store,
     instance: Instance,
     rules: ReminderRules,
-    reminder: RowMapping,
+    reminder: ReminderRecord,
     signer: LinkSigner,
     public_url: str | None,
     now: datetime,
 ) -> int:
-    ids = ids_of(reminder["reservation_ids"])
-    with store.unit_of_work() as connection:
-        rows = ReservationRepository(connection).by_ids(instance.id, ids)
+    ids = ids_of(reminder.reservation_ids)
+    with store.begin() as uow:
+        rows = uow.reservations.by_ids(instance.id, ids)
         # Read now, not when the batch was listed: another worker may have
         # queued a later reminder of the same patient-day meanwhile.
-        linked = ReminderRepository(connection).for_reservations(instance.id, ids)
+        linked = uow.reminders.for_reservations(instance.id, ids)
     views = [_view(r) for r in rows]
-    kind = reminder["kind"]
+    kind = reminder.kind
     live = [v for v in views if not v.cancelled] if kind != "cancellation" else views
-    siblings = {int(r["id"]): _state(r) for found in linked.values() for r in found}
+    siblings = {r.id: _state(r) for found in linked.values() for r in found}
     later = superseded_by(_state(reminder), siblings.values(), now)
     reason = None
     if later is not None:
@@ -417,11 +415,11 @@ def _queue_one(
         _finish(store, instance, reminder, now, status="SKIPPED", reason=reason)
         return 0
     confirm_url = cancel_url = None
-    if reminder["channel"] == Channel.EMAIL.value and public_url and rules.ask_confirmation:
-        confirm_url = f"{public_url}/answer/{signer.token(int(reminder['id']), 'confirm')}"
-        cancel_url = f"{public_url}/answer/{signer.token(int(reminder['id']), 'cancel')}"
+    if reminder.channel == Channel.EMAIL.value and public_url and rules.ask_confirmation:
+        confirm_url = f"{public_url}/answer/{signer.token(reminder.id, 'confirm')}"
+        cancel_url = f"{public_url}/answer/{signer.token(reminder.id, 'cancel')}"
     previous = None
-    earlier = json.loads(reminder["snapshot"] or "{}").get("previous")
+    earlier = json.loads(reminder.snapshot or "{}").get("previous")
     if kind == "change" and earlier and earlier.get("day"):
         previous = replace(
             live[0],
@@ -432,8 +430,8 @@ def _queue_one(
         kind,
         live,
         rules,
-        channel=reminder["channel"],
-        language=reminder["language"] or instance.language,
+        channel=reminder.channel,
+        language=reminder.language or instance.language,
         confirm_url=confirm_url,
         cancel_url=cancel_url,
         previous=previous,
@@ -443,12 +441,12 @@ def _queue_one(
         instance,
         [
             {
-                "LEGACY_ID": f"rem-{reminder['id']}",
-                "CHANNEL": reminder["channel"],
-                "TO": reminder["recipient"],
+                "LEGACY_ID": f"rem-{reminder.id}",
+                "CHANNEL": reminder.channel,
+                "TO": reminder.recipient,
                 "SUBJECT": composed.subject,
                 "TEXT": composed.body,
-                "LANGUAGE": reminder["language"],
+                "LANGUAGE": reminder.language,
             }
         ],
         max_items=1,
@@ -461,33 +459,33 @@ def _queue_one(
     return 1
 
 
-def _state(row: RowMapping) -> ReminderState:
+def _state(row: ReminderRecord) -> ReminderState:
     return ReminderState(
-        key=row["key"],
-        kind=row["kind"],
-        offset_hours=row["offset_hours"],
-        due_at=row["due_at"],
-        status=row["status"],
+        key=row.key,
+        kind=row.kind,
+        offset_hours=row.offset_hours,
+        due_at=row.due_at,
+        status=row.status,
     )
 
 
 def _finish(
     store: Store,
     instance: Instance,
-    reminder: RowMapping,
+    reminder: ReminderRecord,
     now: datetime,
     *,
     status: str,
     reason: str | None = None,
     message_id: int | None = None,
 ) -> None:
-    with store.unit_of_work(write=True) as connection:
-        ReminderRepository(connection).change(
-            int(reminder["id"]),
+    with store.begin(write=True) as uow:
+        uow.reminders.change(
+            reminder.id,
             {"status": status, "reason": reason, "message_id": message_id, "updated_at": now},
         )
-        detail = f"{reminder['kind']} {status.lower()}" + (f": {reason}" if reason else "")
-        EventRepository(connection).add(
+        detail = f"{reminder.kind} {status.lower()}" + (f": {reason}" if reason else "")
+        uow.events.add(
             [
                 _event(
                     instance.id,
@@ -495,11 +493,12 @@ def _finish(
                     detail,
                     now,
                     reservation_id=rid,
-                    reminder_id=int(reminder["id"]),
+                    reminder_id=reminder.id,
                 )
-                for rid in ids_of(reminder["reservation_ids"])
+                for rid in ids_of(reminder.reservation_ids)
             ]
         )
+        uow.commit()
 
 
 # --- for operators -----------------------------------------------------------
@@ -513,8 +512,8 @@ def preview(
     now = now or utcnow()
     instance = get_instance(store, instance_name)
     rules = get_rules(store, instance) or ReminderRules()
-    with store.unit_of_work() as connection:
-        rows = ReservationRepository(connection).query(
+    with store.begin() as uow:
+        rows = uow.reservations.query(
             ReservationQuery(
                 instance.id,
                 after_seq=0,
@@ -524,7 +523,7 @@ def preview(
                 end_date=end,
             )
         )
-    booked = {int(r["id"]): _aware(r["created_at"]) for r in rows}
+    booked = {r.id: _aware(r.created_at) for r in rows}
     plan = make_plan(
         [_view(r) for r in rows],
         rules,
@@ -536,19 +535,21 @@ def preview(
     return list(plan.reminders), [(s.reservation_id, s.reason) for s in plan.skipped]
 
 
-def history(store: Store, instance: Instance, reservation_id: int) -> Iterable[RowMapping]:
-    with store.unit_of_work() as connection:
-        return EventRepository(connection).for_reservation(instance.id, reservation_id)
+def history(store: Store, instance: Instance, reservation_id: int) -> Sequence[ReminderEventRecord]:
+    with store.begin() as uow:
+        return uow.events.for_reservation(instance.id, reservation_id)
 
 
-def reservation_history(store: Store, instance: Instance, reservation_id: int) -> list[RowMapping]:
+def reservation_history(
+    store: Store, instance: Instance, reservation_id: int
+) -> list[ReminderEventRecord]:
     """Every step taken for one of ``instance``'s reservations (an empty list: none
     yet); ``NotFoundError`` when the instance has no such reservation."""
-    with store.unit_of_work() as connection:
-        if not ReservationRepository(connection).by_ids(instance.id, [reservation_id]):
+    with store.begin() as uow:
+        if not uow.reservations.by_ids(instance.id, [reservation_id]):
             raise NotFoundError(
                 f"{instance.name} has no reservation {reservation_id} (RESERVATION_ID, "
                 "as getReservations returns it; find it with reservations search)",
                 field="reservation",
             )
-        return list(EventRepository(connection).for_reservation(instance.id, reservation_id))
+        return list(uow.events.for_reservation(instance.id, reservation_id))

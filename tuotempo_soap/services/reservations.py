@@ -1,13 +1,17 @@
 """updateReservations and getReservations as use cases.
 
 Writes: validate every item on its own, then one transaction per batch holding
-the instance's change lock: one SELECT for the existing rows, one INSERT for
-the new ones, one UPDATE for the changed ones, whatever the batch size.
+the instance's change lock: one INSERT offering every item as new (the unique
+key skips those already stored; with their history and the sequence, one
+statement on PostgreSQL), then, only for the items it skipped, one SELECT of
+the stored rows and one UPDATE of the changed ones, whatever the batch size.
 
-Reads: every change gets the next number of its instance's change sequence,
-handed out under that lock, so numbers become visible in order. A delta read
-returns rows with numbers in (cursor, snapshot] and hands back the new cursor;
-a row committed late or two changes in the same second cannot be skipped.
+Reads: every change gets a number of its instance's change sequence, higher
+than any before, handed out under that lock, so numbers become visible in
+order (an item of a batch is numbered by its place in the batch: an unchanged
+item leaves its number unused). A delta read returns rows with numbers in
+(cursor, snapshot] and hands back the new cursor; a row committed late or two
+changes in the same second cannot be skipped.
 """
 
 from __future__ import annotations
@@ -103,8 +107,12 @@ def update_reservations(
     return BatchOutcome(outcomes)
 
 
+# The guide's name of each field and its column (the same, in lower case).
+_FIELD_COLUMNS = tuple((spec.name, spec.name.lower()) for spec in FIELDS)
+
+
 def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {name.lower(): value for name, value in values.items()}
+    return {column: values[name] for name, column in _FIELD_COLUMNS}
 
 
 def _store_batch(
@@ -113,32 +121,58 @@ def _store_batch(
     accepted: dict[str, tuple[ItemOutcome, dict[str, Any]]],
     now: datetime,
 ) -> None:
+    by = ChangedBy.HIS.value
     with store.unit_of_work(write=True) as connection:
         instances = InstanceRepository(connection)
         repo = ReservationRepository(connection)
-        seq = instances.lock_for_changes(instance.id)
-        existing = repo.by_app_lids(instance.id, accepted)
+        first = instances.lock_for_changes(instance.id) + 1
+        # An item's change number is its place in the batch, known before anyone
+        # knows which items change (an unchanged one leaves its number unused).
+        # Every item is offered as a new reservation first: the (instance,
+        # APP_LID) key decides which are new, without reading anything; a batch
+        # of new reservations is written by that one statement.
+        offered = [
+            {
+                **columns,
+                **_tracking(None, columns["status"], now),
+                "change_seq": seq,
+                "updated_at": now,
+                "instance_id": instance.id,
+                "created_at": now,
+            }
+            for seq, (_outcome, columns) in enumerate(accepted.values(), start=first)
+        ]
+        ids = repo.insert_new(instance.id, offered, at=now, by=by)
+        stored = [lid for lid in accepted if lid not in ids]
+        existing = repo.by_app_lids(instance.id, stored) if stored else {}
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
-        for lid, (outcome, columns) in accepted.items():
+        for seq, (lid, (outcome, columns)) in enumerate(accepted.items(), start=first):
+            if lid in ids:
+                outcome.action = ItemAction.CREATED
+                continue
             old = existing.get(lid)
             if old is not None and all(old[c] == columns[c] for c in RESERVATION_FIELD_COLUMNS):
                 outcome.action, outcome.reservation_id = ItemAction.UNCHANGED, old["id"]
                 continue
-            seq += 1
             row = {**columns, **_tracking(old, columns["status"], now), "change_seq": seq}
             row["updated_at"] = now
-            if old is None:
+            if old is None:  # refused as new, gone by now: not while we hold the lock
                 outcome.action = ItemAction.CREATED
                 new_rows.append({**row, "instance_id": instance.id, "created_at": now})
             else:
                 outcome.action, outcome.reservation_id = ItemAction.UPDATED, old["id"]
                 changed_rows.append({**row, "row_id": old["id"]})
-        # The rows, their history (what the back office shows) and the new
-        # sequence number: one statement on PostgreSQL, the lock held meanwhile.
-        ids = repo.write_batch(
-            instance.id, new_rows, changed_rows, last_seq=seq, at=now, by=ChangedBy.HIS.value
-        )
+        if new_rows or changed_rows:
+            # The changed rows, their history and the sequence (the highest number
+            # written, the inserted rows' included): one statement on PostgreSQL.
+            last = max(
+                row["change_seq"]
+                for row in (*new_rows, *changed_rows, *(r for r in offered if r["app_lid"] in ids))
+            )
+            ids.update(
+                repo.write_batch(instance.id, new_rows, changed_rows, last_seq=last, at=now, by=by)
+            )
     for lid, row_id in ids.items():
         accepted[lid][0].reservation_id = row_id
 

@@ -7,7 +7,11 @@ any spelling (read with the instance's country, as the HIS's numbers were) or
 e-mail address. Bad values raise ``RequestValidationError`` naming the filter.
 
 Results are newest first, a page at a time: pass ``Page.next_before`` back as
-``before_id`` for the next one (None: this was the last page).
+``before_id`` for the next one (None: this was the last page). Reservations
+searched with a date range come in appointment order instead, latest first,
+read straight off the (instance, day, change) index; their ``next_before`` is
+then a position in that order (day and change number in one integer), to be
+passed back unchanged like any other.
 """
 
 from __future__ import annotations
@@ -114,6 +118,24 @@ def _page(items: list[T], limit: int, last_id: int | None) -> Page[T]:
     return Page(items[:limit], last_id if more else None)
 
 
+# A position in appointment order, as one integer: the day's ordinal times this,
+# plus the change number (below a trillion changes per instance).
+_DAY_POSITION = 10**12
+
+
+def _day_position(record: ReservationRecord) -> int:
+    return record.app_date.toordinal() * _DAY_POSITION + record.change_seq
+
+
+def _day_before(before_id: int | None) -> tuple[date, int] | None:
+    if before_id is None:
+        return None
+    day, seq = divmod(before_id, _DAY_POSITION)
+    if not 1 <= day <= date.max.toordinal():
+        raise RequestValidationError("before is not a position of these results", field="before")
+    return date.fromordinal(day), seq
+
+
 def phone_spellings(instance: Instance, text: str) -> tuple[str, ...]:
     """The stored spellings of a number as typed: E.164 read with the instance's
     country (how the HIS's numbers were stored), and the text itself (how an
@@ -133,7 +155,8 @@ def search_reservations(
     limit: int = DEFAULT_LIMIT,
     before_id: int | None = None,
 ) -> Page[ReservationRecord]:
-    """``instance``'s reservations matching every filter given, newest first."""
+    """``instance``'s reservations matching every filter given, newest first
+    (with a date range: latest appointment first)."""
     limit = _limit(limit)
     status = _blank(filters.status)
     if status is not None:
@@ -163,10 +186,12 @@ def search_reservations(
             email = patient
         else:
             phones = phone_spellings(instance, patient)
+    by_day = filters.date_from is not None or filters.date_to is not None
     query = ReservationSearch(
         instance_id=instance.id,
         limit=limit + 1,
-        before_id=_before(before_id),
+        before_id=None if by_day else _before(before_id),
+        before_day=_day_before(_before(before_id)) if by_day else None,
         app_lid=_blank(filters.app_lid),
         date_from=filters.date_from,
         date_to=filters.date_to,
@@ -178,7 +203,10 @@ def search_reservations(
     )
     with store.unit_of_work() as connection:
         found = SearchRepository(connection).reservations(query)
-    return _page(found, limit, found[limit - 1].id if len(found) > limit else None)
+    if len(found) <= limit:
+        return _page(found, limit, None)
+    last = found[limit - 1]
+    return _page(found, limit, _day_position(last) if by_day else last.id)
 
 
 def _recipient_spellings(instance: Instance, text: str) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from ..domain.reservation import FIELDS
 from ..errors import NotFoundError
 from ..store.changes import RECORDED_COLUMNS, ReservationChangeRepository, recorded_values
 from ..store.engine import Store
+from ..store.records import ReminderRecord
 from ..store.reminders import EventRepository, ReminderRepository
 from ..store.timelines import TimelineRepository
 from .instances import Instance
@@ -186,11 +187,11 @@ def _changes(rows: list[RowMapping]) -> tuple[Change, ...]:
 
 
 def _stages(
-    reminder: RowMapping, message: LinkedMessage | None, answers: list[Event]
+    reminder: ReminderRecord, message: LinkedMessage | None, answers: list[Event]
 ) -> tuple[Stage, ...]:
-    stages = [Stage("PLANNED", reminder["created_at"])]
-    if reminder["status"] in ("CANCELLED", "SKIPPED"):
-        stages.append(Stage(reminder["status"], reminder["updated_at"], reminder["reason"]))
+    stages = [Stage("PLANNED", reminder.created_at)]
+    if reminder.status in ("CANCELLED", "SKIPPED"):
+        stages.append(Stage(reminder.status, reminder.updated_at, reminder.reason))
     if message is not None:
         stages.append(Stage("QUEUED", message.created_at))
         if message.status == MessageStatus.SENDING.value:
@@ -221,31 +222,30 @@ def reservation_detail(store: Store, instance: Instance, reservation_id: int) ->
             instance.id, [reservation_id]
         )[reservation_id]
         event_rows = EventRepository(connection).for_reservation(instance.id, reservation_id)
-        message_ids = {int(r["message_id"]) for r in reminder_rows if r["message_id"]}
-        message_ids |= {int(e["message_id"]) for e in event_rows if e.get("message_id")}
+        message_ids = {r.message_id for r in reminder_rows if r.message_id}
+        message_ids |= {e.message_id for e in event_rows if e.message_id}
         message_rows = timeline.messages(instance.id, message_ids)
     linked = {message.id: message for message in map(_linked, message_rows)}
     events = tuple(
-        Event(e["at"], e["event"], e["detail"], e["reminder_id"], e.get("message_id"))
-        for e in event_rows
+        Event(e.at, e.event, e.detail, e.reminder_id, e.message_id) for e in event_rows
     )
     reminders = tuple(
         ReminderOutcome(
-            id=int(r["id"]),
-            kind=r["kind"],
-            channel=r["channel"],
-            recipient=r["recipient"],
-            due_at=r["due_at"],
-            status=r["status"],
-            reason=r["reason"],
-            message=linked.get(int(r["message_id"])) if r["message_id"] else None,
+            id=r.id,
+            kind=r.kind,
+            channel=r.channel,
+            recipient=r.recipient,
+            due_at=r.due_at,
+            status=r.status,
+            reason=r.reason,
+            message=linked.get(r.message_id) if r.message_id else None,
             stages=_stages(
                 r,
-                linked.get(int(r["message_id"])) if r["message_id"] else None,
-                [e for e in events if e.event == "ANSWER" and e.reminder_id == int(r["id"])],
+                linked.get(r.message_id) if r.message_id else None,
+                [e for e in events if e.event == "ANSWER" and e.reminder_id == r.id],
             ),
         )
-        for r in sorted(reminder_rows, key=lambda r: (r["due_at"], r["id"]))
+        for r in sorted(reminder_rows, key=lambda r: (r.due_at, r.id))
     )
     changes = _changes(history)
     return ReservationDetail(

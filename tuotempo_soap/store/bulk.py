@@ -1,9 +1,11 @@
 """A batch of reservation changes written by ONE statement on PostgreSQL.
 
 The batch travels as a single jsonb parameter that ``jsonb_to_recordset``
-turns back into typed rows, and one statement (data-modifying CTEs) inserts
-the new rows, updates the changed ones, records every change in
-``reservation_changes`` and moves the instance's change sequence on.
+turns back into typed rows, and one statement (data-modifying CTEs) writes
+the rows, records every change in ``reservation_changes`` and moves the
+instance's change sequence on: ``insert_new`` offers every item of a batch as
+a new reservation (``ON CONFLICT DO NOTHING``: the unique key, not a query
+plan, decides which are new), ``write_batch`` writes the rest.
 
 Why not SQLAlchemy's executemany: a multi-row VALUES binds every cell (100
 rows x 43 columns = 4,300 literals the driver renders one by one and the
@@ -11,9 +13,9 @@ server parses one by one, a statement text of its own for each batch size),
 then the history and the sequence take two more statements, each a round trip
 made while the instance's change lock is held. Here the driver quotes one
 string, the server parses one JSON document, and the lock is held for one
-round trip less per statement saved. SQLite keeps the portable statements
-(``ReservationRepository.write_batch``): it has no jsonb_to_recordset, and
-there a statement costs no round trip.
+round trip per statement saved. SQLite keeps the portable statements
+(``ReservationRepository``): it has no jsonb_to_recordset, and there a
+statement costs no round trip.
 """
 
 from __future__ import annotations
@@ -39,20 +41,27 @@ _TYPES: dict[str, str] = {
 _RECORDED = frozenset(RECORDED_COLUMNS)
 
 
-def _plain(value: object) -> str:
-    """JSON for what json itself does not write: dates and naive UTC timestamps,
-    in ISO 8601, which PostgreSQL reads whatever its DateStyle."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} has no JSON form here")
-
-
 def _document(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows as one JSON array; a NULL is left out (the record reads it back
-    as NULL), which halves the document of a typical reservation."""
+    as NULL), which halves the document of a typical reservation.
+
+    Dates and naive UTC timestamps are written in ISO 8601, which PostgreSQL
+    reads whatever its DateStyle; each distinct one once (a batch shares its
+    "now" and a few days between all its rows).
+    """
+    written: dict[object, str] = {}
+
+    def plain(value: object) -> str:
+        text = written.get(value)
+        if text is None:
+            if not isinstance(value, datetime | date):
+                raise TypeError(f"{type(value).__name__} has no JSON form here")
+            text = written[value] = value.isoformat()
+        return text
+
     return json.dumps(
         [{key: value for key, value in row.items() if value is not None} for row in rows],
-        default=_plain,
+        default=plain,
         ensure_ascii=False,
         separators=(",", ":"),
     )
@@ -114,6 +123,53 @@ def _statement(insert_columns: tuple[str, ...], update_columns: tuple[str, ...])
     )
     sql = ", ".join(parts) + " SELECT app_lid, id FROM inserted"  # noqa: S608 (checked names)
     return text(sql).bindparams(bindparam("rows", type_=Text()))
+
+
+@lru_cache(maxsize=16)
+def _insert_new_statement(columns: tuple[str, ...]) -> TextClause:
+    """INSERT every row whose key is free, their history, the sequence: one statement."""
+    names = _checked(columns)
+    record = ", ".join(f"{name} {_TYPES[name]}" for name in names)
+    listed = ", ".join(names)
+    written = ", ".join(f"batch.{name}" for name in names if name in _RECORDED)
+    return text(
+        "WITH batch AS MATERIALIZED (SELECT * FROM "  # noqa: S608 (checked names)
+        f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({record})), "
+        f"inserted AS (INSERT INTO reservations ({listed}) SELECT {listed} FROM batch "
+        "ON CONFLICT (instance_id, app_lid) DO NOTHING RETURNING app_lid, id, change_seq), "
+        "history AS (INSERT INTO reservation_changes (instance_id, change_seq, reservation_id, "
+        "changed_at, changed_by, created, fields) SELECT :instance_id, inserted.change_seq, "
+        "inserted.id, :at, :by, true, row_to_json(recorded)::text FROM inserted "
+        "JOIN batch ON batch.app_lid = inserted.app_lid "
+        f"CROSS JOIN LATERAL (SELECT {written}) AS recorded), "
+        "advance AS (UPDATE instances SET change_seq = (SELECT max(change_seq) FROM inserted) "
+        "WHERE id = :instance_id AND EXISTS (SELECT FROM inserted)) "
+        "SELECT app_lid, id FROM inserted"
+    ).bindparams(bindparam("rows", type_=Text()))
+
+
+def insert_new(
+    connection: Connection,
+    instance_id: int,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    at: datetime,
+    by: str,
+) -> dict[str, int]:
+    """Insert the ``rows`` whose (instance_id, app_lid) key is free, record each
+    as created ``at`` by ``by``, and set the instance's sequence to the highest
+    ``change_seq`` inserted, in one statement; the inserted rows' ids by APP_LID.
+
+    The conflict arbiter (the unique index) decides which rows are new: no
+    query plan is involved, so a table without statistics costs nothing more.
+    """
+    if not rows:
+        return {}
+    result = connection.execute(
+        _insert_new_statement(tuple(rows[0])),
+        {"rows": _document(rows), "instance_id": instance_id, "at": at, "by": by},
+    )
+    return {app_lid: int(row_id) for app_lid, row_id in result}
 
 
 def write_batch(

@@ -74,6 +74,25 @@ class ReservationChangeRepository:
         if rows:
             self.connection.execute(insert(reservation_changes), list(rows))
 
+    def record(
+        self, instance_id: int, rows: Sequence[Mapping[str, Any]], *, at: datetime, by: str
+    ) -> None:
+        """Record the writes ``rows`` made (each with ``row_id``, ``change_seq`` and
+        the columns written) ``at``, by ``by``: one executemany INSERT."""
+        self.add_many(
+            [
+                change_row(
+                    instance_id=instance_id,
+                    reservation_id=row["row_id"],
+                    seq=row["change_seq"],
+                    at=at,
+                    by=by,
+                    values=row,
+                )
+                for row in rows
+            ]
+        )
+
     def for_reservation(self, instance_id: int, reservation_id: int) -> list[RowMapping]:
         """Every recorded change of one reservation, oldest first (the index
         ``(reservation_id, change_seq)`` serves it)."""

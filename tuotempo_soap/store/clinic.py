@@ -118,6 +118,12 @@ class IntegrationRepository:
         query = select(clinic_integrations).where(clinic_integrations.c.instance_id == instance_id)
         return self.connection.execute(query).mappings().first()
 
+    def configured(self, instance_id: int) -> bool:
+        """Whether the instance reaches its clinic through the clinic's web services."""
+        c = clinic_integrations.c
+        query = select(c.instance_id).where(c.instance_id == instance_id)
+        return self.connection.execute(query).first() is not None
+
     def save(self, instance_id: int, values: Mapping[str, Any]) -> None:
         if self.get(instance_id) is None:
             self.connection.execute(

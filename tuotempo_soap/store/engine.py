@@ -1,4 +1,4 @@
-"""Engine and unit-of-work factory. Nothing connects until a unit of work starts.
+"""Engine and units of work (``Store.begin``). Nothing connects until a unit of work starts.
 
 Every wait for the database is bounded (``DatabaseTimeouts``): a database that
 accepts connections and never answers, a lock held by someone else, or a
@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from ..errors import StoreUnavailableError
+from .unit_of_work import SqlUnitOfWork
 
 # Without bounds (benches, the plain ``alembic`` command): SQLite waits this
 # long for a lock, as it always did.
@@ -254,27 +255,45 @@ class Store:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def begin(self, *, write: bool = False) -> SqlUnitOfWork:
+        """A unit of work with typed repositories (``services.unit_of_work``):
+        committed by its ``commit()``, rolled back otherwise."""
+        return SqlUnitOfWork(self, write=write)
+
     @contextmanager
     def unit_of_work(self, *, write: bool = False) -> Iterator[Connection]:
-        """One transaction: committed when the block ends, rolled back on error.
+        """One transaction on a raw connection: committed when the block ends,
+        rolled back on error. Errors are translated as by ``translated_errors``."""
+        with (
+            self.translated_errors(),
+            self.connect(write=write) as connection,
+            connection.begin(),
+        ):
+            yield connection
 
-        Driver errors that mean "the database is not there or not usable"
+    @contextmanager
+    def translated_errors(self) -> Iterator[None]:
+        """Driver errors that mean "the database is not there or not usable"
         (refused, connect/statement/lock timeout, connection lost) and a pool
         with no free connection in time become ``StoreUnavailableError``; the
-        SOAP layer answers them with a fault the client may retry.
-        """
+        SOAP layer answers them with a fault the client may retry."""
         try:
-            with self._connect() as connection:
-                if write and self.dialect == "sqlite":
-                    connection = connection.execution_options(sqlite_begin="IMMEDIATE")
-                with connection.begin():
-                    yield connection
+            yield
         except PoolTimeoutError as exc:
             raise StoreUnavailableError("The database is busy; retry later") from exc
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, OperationalError) or exc.connection_invalidated:
                 raise StoreUnavailableError("The database is unavailable; retry later") from exc
             raise
+
+    @contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[Connection]:
+        """A connection of the pool, closed when the block ends (``write``: its
+        transactions take SQLite's write lock at BEGIN)."""
+        with self._connect() as connection:
+            if write and self.dialect == "sqlite":
+                connection = connection.execution_options(sqlite_begin="IMMEDIATE")
+            yield connection
 
     def _connect(self) -> Connection:
         if not self.breaker.allow():

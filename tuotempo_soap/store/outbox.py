@@ -33,14 +33,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Update
 
 from ..domain.message import MessageStatus
+from .columns import columns_of
+from .records import REFERENCE_PATTERN, MessageQuery, MessageRecord
 from .tables import instances, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
+_MESSAGE = select(*columns_of(messages, MessageRecord))
 # Instances an operator switched off (``instances.disabled_at``): few or none.
 _DISABLED_INSTANCES = select(instances.c.id).where(instances.c.disabled_at.is_not(None))
-# What a provider may quote back: our random references, and (rows sent before
-# references existed) our numeric ids.
-REFERENCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def new_reference() -> str:
@@ -170,21 +170,6 @@ def failure_reason(last_error: str | None) -> str:
     return _GAVE_UP.sub("", last_error)[:_REASON_LENGTH]
 
 
-@dataclass(frozen=True)
-class MessageQuery:
-    instance_id: int
-    after_id: int
-    limit: int
-    legacy_id: str | None = None
-    recipients: tuple[str, ...] = ()
-    channel: str | None = None
-    status: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    sent_from: datetime | None = None
-    sent_to: datetime | None = None
-
-
 class MessageRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -194,14 +179,15 @@ class MessageRepository:
             return postgresql.insert(messages)
         return sqlite.insert(messages)
 
-    def by_legacy_ids(self, instance_id: int, legacy_ids: Iterable[str]) -> dict[str, RowMapping]:
+    def by_legacy_ids(
+        self, instance_id: int, legacy_ids: Iterable[str]
+    ) -> dict[str, MessageRecord]:
         ids = list(legacy_ids)
         if not ids:
             return {}
-        query = select(messages).where(
-            messages.c.instance_id == instance_id, messages.c.legacy_id.in_(ids)
-        )
-        return {row["legacy_id"]: row for row in self.connection.execute(query).mappings()}
+        query = _MESSAGE.where(messages.c.instance_id == instance_id, messages.c.legacy_id.in_(ids))
+        found = (MessageRecord(*row) for row in self.connection.execute(query))
+        return {record.legacy_id: record for record in found}
 
     def insert_new(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """Insert in one statement; rows whose legacy id already exists are skipped.
@@ -221,7 +207,7 @@ class MessageRepository:
         result = self.connection.execute(statement, rows)
         return {legacy_id: int(row_id) for legacy_id, row_id in result.all()}
 
-    def search(self, q: MessageQuery) -> Sequence[RowMapping]:
+    def search(self, q: MessageQuery) -> list[MessageRecord]:
         c = messages.c
         conditions = [c.instance_id == q.instance_id, c.id > q.after_id]
         if q.legacy_id is not None:
@@ -240,8 +226,8 @@ class MessageRepository:
             conditions.append(c.sent_at >= q.sent_from)
         if q.sent_to is not None:
             conditions.append(c.sent_at < q.sent_to)
-        statement = select(messages).where(and_(*conditions)).order_by(c.id).limit(q.limit)
-        return self.connection.execute(statement).mappings().all()
+        statement = _MESSAGE.where(and_(*conditions)).order_by(c.id).limit(q.limit)
+        return [MessageRecord(*row) for row in self.connection.execute(statement)]
 
     def expire_due(self, now: datetime) -> int:
         """Messages past their expiry are never sent: mark them EXPIRED."""
@@ -537,7 +523,7 @@ class MessageRepository:
 
     def for_receipt(
         self, provider: str, provider_message_id: str | None, reference: str | None
-    ) -> RowMapping | None:
+    ) -> MessageRecord | None:
         """The message a receipt of ``provider`` is about, if it went out through it.
 
         Only messages handed to this provider count: by the provider's own id, by
@@ -549,27 +535,25 @@ class MessageRepository:
         c = messages.c
         handed_over = and_(c.provider == provider, c.status != MessageStatus.QUEUED.value)
         if provider_message_id:
-            query = select(messages).where(
-                handed_over, c.provider_message_id == provider_message_id
-            )
-            row = self.connection.execute(query).mappings().first()
+            query = _MESSAGE.where(handed_over, c.provider_message_id == provider_message_id)
+            row = self.connection.execute(query).first()
             if row is not None:
-                return row
+                return MessageRecord(*row)
         if not reference or not REFERENCE_PATTERN.fullmatch(reference):
             return None
-        query = select(messages).where(handed_over, c.reference == reference)
-        row = self.connection.execute(query).mappings().first()
-        if row is not None or not reference.isdigit() or len(reference) > 18:
-            return row
-        legacy = select(messages).where(
-            handed_over,
-            c.id == int(reference),
-            c.reference.is_(None),
-            c.sent_at.is_not(None),
-        )
-        return self.connection.execute(legacy).mappings().first()
+        query = _MESSAGE.where(handed_over, c.reference == reference)
+        row = self.connection.execute(query).first()
+        if row is None and reference.isdigit() and len(reference) <= 18:
+            legacy = _MESSAGE.where(
+                handed_over,
+                c.id == int(reference),
+                c.reference.is_(None),
+                c.sent_at.is_not(None),
+            )
+            row = self.connection.execute(legacy).first()
+        return None if row is None else MessageRecord(*row)
 
-    def move(self, message_id: int, from_status: str, values: dict[str, Any]) -> bool:
+    def move(self, message_id: int, from_status: str, values: Mapping[str, Any]) -> bool:
         """Compare-and-set on status, so concurrent receipts cannot undo each other."""
         c = messages.c
         statement = (

@@ -1,4 +1,5 @@
-"""Typed records: what the repositories of the unit of work return.
+"""Typed records: what the repositories of the unit of work return, and the
+query specs they take.
 
 Plain frozen dataclasses, without SQLAlchemy, so the services (and the
 in-memory fakes their unit tests run on) use them without a database. Each
@@ -10,12 +11,17 @@ positionally (``ReservationRecord(*row)``), the cheapest way there is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
 from ..domain.reservation import FIELDS
+
+# What a provider may quote back of a message: our random references, and
+# (messages sent before references existed) our numeric ids.
+REFERENCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # The guide's fields as columns (``APP_LID`` -> ``app_lid``), in the guide's order.
 RESERVATION_FIELD_NAMES: tuple[str, ...] = tuple(spec.name.lower() for spec in FIELDS)
@@ -205,3 +211,39 @@ def ids_text(ids: Iterable[int]) -> str:
 def ids_of(text: str) -> list[int]:
     """The reservation ids of ``ids_text``."""
     return [int(part) for part in text.strip(",").split(",") if part]
+
+
+# --- what the repositories are asked -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationQuery:
+    """Filters of getReservations; ``after_seq``/``upto_seq`` bound the change window."""
+
+    instance_id: int
+    after_seq: int
+    upto_seq: int
+    limit: int
+    app_lid: str | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    resource_lid: str | None = None
+    status: str | None = None
+    changed_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    """Filters of searchMessages: messages with ids above ``after_id``, ``limit`` of them."""
+
+    instance_id: int
+    after_id: int
+    limit: int
+    legacy_id: str | None = None
+    recipients: tuple[str, ...] = ()
+    channel: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    sent_from: datetime | None = None
+    sent_to: datetime | None = None

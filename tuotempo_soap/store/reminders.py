@@ -3,7 +3,7 @@ and the queue of cancellations to forward to clinics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .columns import columns_of
+from .records import (
+    ReminderEventRecord,
+    ReminderRecord,
+    ReminderSettingsRecord,
+    SentReminder,
+    ids_of,
+)
 from .tables import (
     answer_link_uses,
     clinic_callbacks,
@@ -37,27 +45,22 @@ from .tables import (
 )
 
 _SENT = ("SENT", "DELIVERED")
-
-
-def ids_text(ids: Iterable[int]) -> str:
-    """Reservation ids as stored: ``,12,15,`` so a LIKE '%,12,%' finds one exactly."""
-    return "," + ",".join(str(i) for i in sorted(set(ids))) + ","
-
-
-def ids_of(text: str) -> list[int]:
-    return [int(part) for part in text.strip(",").split(",") if part]
+_SETTINGS = select(*columns_of(reminder_settings, ReminderSettingsRecord))
+_REMINDER_COLUMNS = columns_of(reminders, ReminderRecord)
+_REMINDER = select(*_REMINDER_COLUMNS)
 
 
 class ReminderSettingsRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def get(self, instance_id: int) -> RowMapping | None:
-        query = select(reminder_settings).where(reminder_settings.c.instance_id == instance_id)
-        return self.connection.execute(query).mappings().first()
+    def get(self, instance_id: int) -> ReminderSettingsRecord | None:
+        query = _SETTINGS.where(reminder_settings.c.instance_id == instance_id)
+        row = self.connection.execute(query).first()
+        return None if row is None else ReminderSettingsRecord(*row)
 
-    def all(self) -> Sequence[RowMapping]:
-        return self.connection.execute(select(reminder_settings)).mappings().all()
+    def all(self) -> list[ReminderSettingsRecord]:
+        return [ReminderSettingsRecord(*row) for row in self.connection.execute(_SETTINGS)]
 
     def save(self, instance_id: int, rules_json: str, now: datetime) -> None:
         if self.get(instance_id) is None:
@@ -103,10 +106,10 @@ class ReminderRepository:
 
     def for_reservations(
         self, instance_id: int, reservation_ids: Iterable[int]
-    ) -> dict[int, list[RowMapping]]:
+    ) -> dict[int, list[ReminderRecord]]:
         """Reminders about each of these reservations, in one query."""
         wanted = sorted(set(reservation_ids))
-        found: dict[int, list[RowMapping]] = {rid: [] for rid in wanted}
+        found: dict[int, list[ReminderRecord]] = {rid: [] for rid in wanted}
         if not wanted:
             return found
         # Two indexed lookups; as one join SQLite's planner walks every reminder
@@ -118,25 +121,23 @@ class ReminderRepository:
         ).all()
         if not pairs:
             return found
-        query = select(reminders).where(
+        query = _REMINDER.where(
             reminders.c.instance_id == instance_id,
             reminders.c.id.in_(sorted({int(reminder_id) for reminder_id, _ in pairs})),
         )
-        by_id = {int(row["id"]): row for row in self.connection.execute(query).mappings()}
+        by_id = {row.id: row for row in map(_reminder, self.connection.execute(query))}
         for reminder_id, reservation_id in sorted(pairs):
             row = by_id.get(int(reminder_id))
             if row is not None:
                 found[int(reservation_id)].append(row)
         return found
 
-    def by_keys(self, instance_id: int, keys: Iterable[str]) -> dict[str, RowMapping]:
+    def by_keys(self, instance_id: int, keys: Iterable[str]) -> dict[str, ReminderRecord]:
         wanted = list(keys)
         if not wanted:
             return {}
-        query = select(reminders).where(
-            reminders.c.instance_id == instance_id, reminders.c.key.in_(wanted)
-        )
-        return {row["key"]: row for row in self.connection.execute(query).mappings()}
+        query = _REMINDER.where(reminders.c.instance_id == instance_id, reminders.c.key.in_(wanted))
+        return {row.key: row for row in map(_reminder, self.connection.execute(query))}
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         """Insert reminders and their links to reservations (two statements)."""
@@ -173,7 +174,7 @@ class ReminderRepository:
         ]
         self.connection.execute(insert(reminder_links), links)
 
-    def change(self, reminder_id: int, values: dict[str, Any]) -> None:
+    def change(self, reminder_id: int, values: Mapping[str, Any]) -> None:
         self.connection.execute(
             update(reminders).where(reminders.c.id == reminder_id).values(**values)
         )
@@ -187,10 +188,9 @@ class ReminderRepository:
                 .values(status="CANCELLED", reason=reason, updated_at=now)
             )
 
-    def due(self, now: datetime, limit: int) -> Sequence[RowMapping]:
+    def due(self, now: datetime, limit: int) -> list[ReminderRecord]:
         query = (
-            select(reminders)
-            .where(
+            _REMINDER.where(
                 reminders.c.status == "PLANNED",
                 reminders.c.due_at <= now,
                 # A disabled instance's reminders stay planned; once it is on
@@ -202,7 +202,7 @@ class ReminderRepository:
             .order_by(reminders.c.due_at, reminders.c.id)
             .limit(limit)
         )
-        return self.connection.execute(query).mappings().all()
+        return [_reminder(row) for row in self.connection.execute(query)]
 
     def planned_between(
         self, instance_id: int, start: datetime, end: datetime
@@ -223,13 +223,13 @@ class ReminderRepository:
         kinds: Sequence[str],
         *,
         limit: int = 50,
-    ) -> Sequence[RowMapping]:
+    ) -> list[SentReminder]:
         """Reminders that went out to this number through this provider on this
-        channel, newest first; each row also carries its message's ``sent_at`` and
-        ``message_sender`` (the sender id or number it went out from)."""
+        channel, newest first, with their message's ``sent_at`` and sender id or
+        number."""
         c, m = reminders.c, messages.c
         query = (
-            select(reminders, m.sent_at, m.sender.label("message_sender"))
+            select(*_REMINDER_COLUMNS, m.sent_at, m.sender)
             .join(messages, and_(m.id == c.message_id, m.instance_id == c.instance_id))
             .where(
                 m.provider == provider,
@@ -241,7 +241,10 @@ class ReminderRepository:
             .order_by(desc(m.sent_at), desc(c.id))
             .limit(limit)
         )
-        return self.connection.execute(query).mappings().all()
+        return [
+            SentReminder(ReminderRecord(*row[:-2]), row[-2], row[-1])
+            for row in self.connection.execute(query)
+        ]
 
     def by_reference(
         self,
@@ -251,7 +254,7 @@ class ReminderRepository:
         kinds: Sequence[str],
         *,
         recipients: Sequence[str] = (),
-    ) -> RowMapping | None:
+    ) -> ReminderRecord | None:
         """The reminder whose message went out through this provider on this channel
         under this reference: our random one (also while the worker is still
         recording the send: only the provider can know it), or, for messages sent
@@ -267,16 +270,20 @@ class ReminderRepository:
         if recipients:
             conditions.append(m.recipient.in_(recipients))
         query = (
-            select(reminders)
-            .join(messages, and_(m.id == c.message_id, m.instance_id == c.instance_id))
+            _REMINDER.join(messages, and_(m.id == c.message_id, m.instance_id == c.instance_id))
             .where(*conditions)
             .limit(1)
         )
-        return self.connection.execute(query).mappings().first()
+        row = self.connection.execute(query).first()
+        return None if row is None else _reminder(row)
 
-    def get(self, reminder_id: int) -> RowMapping | None:
-        query = select(reminders).where(reminders.c.id == reminder_id)
-        return self.connection.execute(query).mappings().first()
+    def get(self, reminder_id: int) -> ReminderRecord | None:
+        row = self.connection.execute(_REMINDER.where(reminders.c.id == reminder_id)).first()
+        return None if row is None else _reminder(row)
+
+
+def _reminder(row: Sequence[Any]) -> ReminderRecord:
+    return ReminderRecord(*row)
 
 
 class EventRepository:
@@ -287,14 +294,14 @@ class EventRepository:
         if rows:
             self.connection.execute(insert(reminder_events), rows)
 
-    def for_reservation(self, instance_id: int, reservation_id: int) -> Sequence[RowMapping]:
+    def for_reservation(self, instance_id: int, reservation_id: int) -> list[ReminderEventRecord]:
         c = reminder_events.c
         query = (
-            select(reminder_events)
+            select(*columns_of(reminder_events, ReminderEventRecord))
             .where(c.instance_id == instance_id, c.reservation_id == reservation_id)
             .order_by(c.at, c.id)
         )
-        return self.connection.execute(query).mappings().all()
+        return [ReminderEventRecord(*row) for row in self.connection.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -398,6 +405,17 @@ class CallbackRepository:
 
     def add(self, row: dict[str, Any]) -> None:
         self.connection.execute(insert(clinic_callbacks).values(**row))
+
+    def add_new(self, rows: list[dict[str, Any]]) -> None:
+        """Queue calls in one statement; one already queued for the same
+        reservation and action (also by a concurrent answer) is left as it is."""
+        if not rows:
+            return
+        dialect = postgresql if self.connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(clinic_callbacks).on_conflict_do_nothing(
+            index_elements=["instance_id", "reservation_id", "action"]
+        )
+        self.connection.execute(statement, rows)
 
     def due(self, now: datetime, limit: int) -> Sequence[RowMapping]:
         c = clinic_callbacks.c

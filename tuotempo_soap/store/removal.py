@@ -44,21 +44,39 @@ def owned_tables() -> list[OwnedTable]:
     return found
 
 
+def _owned(table: OwnedTable | str) -> OwnedTable:
+    if isinstance(table, OwnedTable):
+        return table
+    found = next((owned for owned in owned_tables() if owned.name == table), None)
+    if found is None:
+        raise ValueError(f"{table} holds no instance's rows")
+    return found
+
+
 class InstanceRemovalRepository:
+    """Counts and deletes an instance's rows; tables are an ``OwnedTable`` or its name."""
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def count(self, owned: OwnedTable, instance_id: int) -> int:
+    @staticmethod
+    def owned_tables() -> list[str]:
+        """The names of ``owned_tables()``, in the order to empty them."""
+        return [owned.name for owned in owned_tables()]
+
+    def count(self, owned: OwnedTable | str, instance_id: int) -> int:
+        owned = _owned(owned)
         query = select(func.count()).select_from(owned.table).where(owned.column == instance_id)
         return int(self.connection.execute(query).scalar_one())
 
-    def delete_batch(self, owned: OwnedTable, instance_id: int, limit: int) -> int:
+    def delete_batch(self, owned: OwnedTable | str, instance_id: int, limit: int) -> int:
         """Delete up to ``limit`` of the instance's rows of one table.
 
         Batches are taken by the one primary-key column besides the instance's
         (``id``, ``change_seq``, ``resource_lid``...); a table keyed otherwise
         holds a handful of rows per instance and is emptied in one statement.
         """
+        owned = _owned(owned)
         table, column = owned.table, owned.column
         rest = [key for key in table.primary_key.columns if key is not column]
         mine = column == instance_id

@@ -7,7 +7,6 @@ dicts and values. Batches are written with one executemany statement each.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -21,14 +20,19 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
 
+from ..errors import ConflictError
 from . import bulk
 from .changes import ReservationChangeRepository, change_row
+from .columns import columns_of
+from .records import ApiUserRecord, InstanceRecord, ReservationQuery
 from .tables import api_users, instances, reservations
+
+_INSTANCE = select(*columns_of(instances, InstanceRecord))
 
 
 class InstanceRepository:
@@ -36,7 +40,12 @@ class InstanceRepository:
         self.connection = connection
 
     def add(self, values: Mapping[str, Any]) -> int:
-        result = self.connection.execute(insert(instances).values(**values, change_seq=0))
+        try:
+            result = self.connection.execute(insert(instances).values(**values, change_seq=0))
+        except IntegrityError:
+            raise ConflictError(
+                f"instance {values.get('name')} already exists", field="name"
+            ) from None
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def update(self, instance_id: int, values: Mapping[str, Any]) -> None:
@@ -44,13 +53,13 @@ class InstanceRepository:
             update(instances).where(instances.c.id == instance_id).values(**values)
         )
 
-    def by_name(self, name: str) -> RowMapping | None:
-        query = select(instances).where(instances.c.name == name)
-        return self.connection.execute(query).mappings().first()
+    def by_name(self, name: str) -> InstanceRecord | None:
+        row = self.connection.execute(_INSTANCE.where(instances.c.name == name)).first()
+        return None if row is None else InstanceRecord(*row)
 
-    def by_id(self, instance_id: int) -> RowMapping | None:
-        query = select(instances).where(instances.c.id == instance_id)
-        return self.connection.execute(query).mappings().first()
+    def by_id(self, instance_id: int) -> InstanceRecord | None:
+        row = self.connection.execute(_INSTANCE.where(instances.c.id == instance_id)).first()
+        return None if row is None else InstanceRecord(*row)
 
     def set_disabled(self, instance_id: int, at: datetime | None) -> bool:
         """Switch off (``at``: since when) or back on (None); False when it already was."""
@@ -63,10 +72,9 @@ class InstanceRepository:
         query = select(instances.c.country).distinct().order_by(instances.c.country)
         return [str(country) for country in self.connection.execute(query).scalars()]
 
-    def list(self) -> Sequence[RowMapping]:
-        return (
-            self.connection.execute(select(instances).order_by(instances.c.name)).mappings().all()
-        )
+    def list(self) -> list[InstanceRecord]:
+        rows = self.connection.execute(_INSTANCE.order_by(instances.c.name))
+        return [InstanceRecord(*row) for row in rows]
 
     def lock_for_changes(self, instance_id: int) -> int:
         """Take the instance's change lock and return its last sequence number.
@@ -100,23 +108,26 @@ class ApiUserRepository:
         self.connection = connection
 
     def add(self, instance_id: int, username: str, password_hash: str, now: datetime) -> None:
-        self.connection.execute(
-            insert(api_users).values(
-                instance_id=instance_id,
-                username=username,
-                password_hash=password_hash,
-                created_at=now,
-                updated_at=now,
+        """``ConflictError`` when the instance already has a user of that name
+        (also one a concurrent call added)."""
+        try:
+            self.connection.execute(
+                insert(api_users).values(
+                    instance_id=instance_id,
+                    username=username,
+                    password_hash=password_hash,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        )
+        except IntegrityError:
+            raise ConflictError(f"user {username} already exists", field="username") from None
 
-    def login(
-        self, instance_name: str, username: str
-    ) -> tuple[Mapping[str, Any] | None, str | None]:
+    def login(self, instance_name: str, username: str) -> tuple[InstanceRecord | None, str | None]:
         """The instance named (None if there is none) and the password hash of its
         user ``username`` (None if there is no such user), in one statement."""
         query = (
-            select(instances, api_users.c.password_hash)
+            select(*columns_of(instances, InstanceRecord), api_users.c.password_hash)
             .select_from(
                 instances.outerjoin(
                     api_users,
@@ -127,25 +138,25 @@ class ApiUserRepository:
             )
             .where(instances.c.name == instance_name)
         )
-        row = self.connection.execute(query).mappings().first()
+        row = self.connection.execute(query).first()
         if row is None:
             return None, None
-        found = dict(row)
-        return found, found.pop("password_hash")
+        return InstanceRecord(*row[:-1]), row[-1]
 
-    def get(self, instance_id: int, username: str) -> RowMapping | None:
-        query = select(api_users).where(
+    def get(self, instance_id: int, username: str) -> ApiUserRecord | None:
+        query = select(*columns_of(api_users, ApiUserRecord)).where(
             api_users.c.instance_id == instance_id, api_users.c.username == username
         )
-        return self.connection.execute(query).mappings().first()
+        row = self.connection.execute(query).first()
+        return None if row is None else ApiUserRecord(*row)
 
-    def list(self, instance_id: int) -> Sequence[RowMapping]:
+    def usernames(self, instance_id: int) -> list[str]:
         query = (
-            select(api_users.c.username, api_users.c.created_at, api_users.c.updated_at)
+            select(api_users.c.username)
             .where(api_users.c.instance_id == instance_id)
             .order_by(api_users.c.username)
         )
-        return self.connection.execute(query).mappings().all()
+        return [str(name) for name in self.connection.execute(query).scalars()]
 
     def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
         self.connection.execute(
@@ -158,67 +169,18 @@ class ApiUserRepository:
         self.connection.execute(delete(api_users).where(api_users.c.id == user_id))
 
 
-@dataclass(frozen=True)
-class ReservationQuery:
-    """Filters of getReservations; ``after_seq``/``upto_seq`` bound the change window."""
-
-    instance_id: int
-    after_seq: int
-    upto_seq: int
-    limit: int
-    app_lid: str | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    resource_lid: str | None = None
-    status: str | None = None
-    changed_since: datetime | None = None
-
-
 class ReservationRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-
-    @staticmethod
-    def by_app_lids_statement(instance_id: int, lids: list[str]) -> Select[Any]:
-        """The PostgreSQL SELECT of ``by_app_lids`` (public so its plan can be
-        examined): one unique-index probe per APP_LID, whatever the planner believes.
-
-        ``instance_id = ? AND app_lid IN (...)`` is planned from the statistics; on a
-        table that has not been analysed yet (a new database, a bulk load, the first
-        minute of a busy day) PostgreSQL reads every row of the instance through any
-        index that starts with instance_id and filters, so each batch costs more
-        as the table grows (20k rows: 8 ms instead of 0.25 ms). A LATERAL subquery
-        with LIMIT 1 is not flattened into a join: it is always planned as an
-        equality on both columns of the (instance_id, app_lid) unique index.
-        """
-        wanted = (
-            func.unnest(bindparam("lids", lids, type_=ARRAY(reservations.c.app_lid.type)))
-            .table_valued("app_lid")
-            .render_derived(name="wanted")
-        )
-        found = (
-            select(reservations)
-            .where(
-                reservations.c.instance_id == instance_id,
-                reservations.c.app_lid == wanted.c.app_lid,
-            )
-            .limit(1)
-            .lateral("found")
-        )
-        return select(found).select_from(wanted).join(found, true())
 
     def by_app_lids(self, instance_id: int, app_lids: Iterable[str]) -> dict[str, RowMapping]:
         """The stored rows for these APP_LIDs, in one statement."""
         lids = list(app_lids)
         if not lids:
             return {}
-        query: Select[Any]
-        if self.connection.dialect.name == "postgresql":
-            query = self.by_app_lids_statement(instance_id, lids)
-        else:
-            query = select(reservations).where(
-                reservations.c.instance_id == instance_id, reservations.c.app_lid.in_(lids)
-            )
+        query = select(reservations).where(
+            reservations.c.instance_id == instance_id, reservations.c.app_lid.in_(lids)
+        )
         return {row["app_lid"]: row for row in self.connection.execute(query).mappings()}
 
     def insert_many(self, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -246,6 +208,49 @@ class ReservationRepository:
             .values({column: bindparam(column) for column in columns})
         )
         self.connection.execute(statement, rows)
+
+    def insert_new(
+        self, instance_id: int, rows: list[dict[str, Any]], *, at: datetime, by: str
+    ) -> dict[str, int]:
+        """Insert those of ``rows`` whose APP_LID the instance does not have yet,
+        record each in the change history (made ``at``, by ``by``) and move the
+        instance's sequence on to the highest ``change_seq`` inserted. Returns the
+        inserted rows' ids keyed by APP_LID; a row whose key is taken is skipped.
+
+        The unique (instance_id, app_lid) key decides, not a lookup: no plan to
+        go wrong on a table without statistics. PostgreSQL: one statement
+        (``bulk.insert_new``); elsewhere one statement per kind of write.
+        """
+        if not rows:
+            return {}
+        if self.connection.dialect.name == "postgresql":
+            return bulk.insert_new(self.connection, instance_id, rows, at=at, by=by)
+        c = reservations.c
+        statement = (
+            sqlite.insert(reservations)
+            .on_conflict_do_nothing(index_elements=[c.instance_id, c.app_lid])
+            .returning(c.app_lid, c.id)
+        )
+        ids = {app_lid: int(row_id) for app_lid, row_id in self.connection.execute(statement, rows)}
+        inserted = [row for row in rows if row["app_lid"] in ids]
+        ReservationChangeRepository(self.connection).add_many(
+            [
+                change_row(
+                    instance_id=instance_id,
+                    reservation_id=ids[row["app_lid"]],
+                    seq=row["change_seq"],
+                    at=at,
+                    by=by,
+                    values=row,
+                    created=True,
+                )
+                for row in inserted
+            ]
+        )
+        if inserted:
+            last = max(row["change_seq"] for row in inserted)
+            InstanceRepository(self.connection).advance_seq(instance_id, last)
+        return ids
 
     def write_batch(
         self,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Select, func, or_, select
+from sqlalchemy import Connection, RowMapping, Select, func, or_, select, tuple_
 
 from .tables import messages, reservations
 
@@ -28,6 +28,9 @@ class ReservationSearch:
     instance_id: int
     limit: int
     before_id: int | None = None
+    # With a date range the order is the appointment's (latest first), a page at a
+    # time below (app_date, change_seq) of the previous page's last row.
+    before_day: tuple[date, int] | None = None
     app_lid: str | None = None
     date_from: date | None = None  # APP_DATE, inclusive
     date_to: date | None = None
@@ -65,6 +68,7 @@ class ReservationRecord:
     user_email: str | None
     created_at: datetime
     updated_at: datetime
+    change_seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,6 @@ class SearchRepository:
         """The SELECT of ``reservations`` (public so its plan can be examined)."""
         c = reservations.c
         conditions = [c.instance_id == q.instance_id]
-        if q.before_id is not None:
-            conditions.append(c.id < q.before_id)
         if q.app_lid is not None:
             conditions.append(c.app_lid == q.app_lid)
         if q.date_from is not None:
@@ -151,15 +153,20 @@ class SearchRepository:
             )
         if q.email is not None:
             conditions.append(func.lower(c.user_email) == q.email.lower())
-        order: ColumnElement[Any] = c.id
+        query = select(*_RESERVATION_COLUMNS)
         if q.date_from is not None or q.date_to is not None:
-            # Ordered by an expression, not the bare id: the planner then takes the
-            # range off (instance_id, app_date, change_seq) and sorts it, instead of
-            # walking the primary key backwards through every other day's rows
-            # (a week a year back at 1M rows: 367 ms that way).
-            order = c.id + 0
-        query = select(*_RESERVATION_COLUMNS).where(*conditions)
-        return query.order_by(order.desc()).limit(q.limit)
+            # In (instance_id, app_date, change_seq) order, read backwards off that
+            # index: a page costs the same whatever the range and the table's size.
+            # (Newest id first here walked the primary key through every other
+            # day's rows: a week a year back took 367 ms at 1M rows.)
+            if q.before_day is not None:
+                conditions.append(tuple_(c.app_date, c.change_seq) < q.before_day)
+            order = [c.app_date.desc(), c.change_seq.desc()]
+        else:
+            if q.before_id is not None:
+                conditions.append(c.id < q.before_id)
+            order = [c.id.desc()]
+        return query.where(*conditions).order_by(*order).limit(q.limit)
 
     def messages(self, q: MessageSearch) -> list[MessageRecord]:
         """At most ``q.limit`` matching messages, highest id first."""

@@ -462,3 +462,113 @@ operator_instances = Table(
     ),
     Column("granted_at", DateTime, nullable=False),
 )
+
+# Data export files (guide A.1): where an instance's clinic drops its periodic
+# export and picks up our cancellations file, how the files are read, and the
+# scheduled round's state. Secrets are not stored: ``password_env`` names the
+# environment variable holding the password (or the private key's passphrase).
+file_sources = Table(
+    "file_sources",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("url", String(500), nullable=False),
+    Column("username", String(255)),
+    Column("password_env", String(100)),
+    Column("key_file", String(500)),
+    Column("host_key", String(1000)),
+    Column("ca_file", String(500)),
+    # Which names are exports (shell patterns, blank-separated).
+    Column("pattern", String(200), nullable=False),
+    # "stable": the same size and time in two listings; "done": a NAME.done marker.
+    Column("completion", String(16), nullable=False),
+    # NULL: detected in each file.
+    Column("delimiter", String(8)),
+    Column("encoding", String(32)),
+    Column("date_format", String(32)),
+    Column("window_ahead_hours", Integer, nullable=False),
+    Column("window_past_hours", Integer, nullable=False),
+    Column("window_margin_minutes", Integer, nullable=False),
+    # The STATUS given to an appointment missing from the next file ("keep": none).
+    Column("on_missing", String(32), nullable=False),
+    # A file that would cancel more than this share of the window is not trusted.
+    Column("max_missing_percent", Integer, nullable=False),
+    Column("export_enabled", Boolean, nullable=False),
+    Column("export_dir", String(500)),
+    Column("export_prefix", String(64), nullable=False),
+    Column("export_confirmations", Boolean, nullable=False),
+    # The last change-sequence number whose cancellations are in a file.
+    Column("export_cursor", BigInteger, nullable=False),
+    Column("poll_enabled", Boolean, nullable=False),
+    Column("poll_interval_seconds", Integer, nullable=False),
+    Column("next_poll_at", DateTime),
+    Column("last_success_at", DateTime),
+    Column("consecutive_failures", Integer, nullable=False),
+    Column("last_error", String(1000)),
+    # One round per instance at a time: a lease row, as the clinic poller's.
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Every export file seen: by name, size and checksum, so each is imported once.
+# SEEN: listed, waiting to be complete; IMPORTING; DONE; REJECTED (unusable as a
+# whole, said in its result file); INTERRUPTED (the process stopped: read again).
+file_imports = Table(
+    "file_imports",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("modified_at", DateTime),
+    Column("sha256", String(64)),
+    Column("state", String(16), nullable=False),
+    Column("seen_at", DateTime, nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("rows", Integer),
+    Column("accepted", Integer),
+    Column("rejected", Integer),
+    Column("created", Integer),
+    Column("updated", Integer),
+    Column("unchanged", Integer),
+    Column("cancelled", Integer),
+    Column("encoding", String(32)),
+    Column("delimiter", String(8)),
+    Column("date_format", String(32)),
+    Column("window_start", DateTime),
+    Column("window_end", DateTime),
+    Column("error", String(1000)),
+    Index("ix_file_imports_instance_name", "instance_id", "name"),
+)
+
+# The appointments that came from an instance's files, and the last import that
+# held each: one missing from the next file (inside its window) was deleted.
+file_appointments = Table(
+    "file_appointments",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("app_lid", String(50), primary_key=True),
+    Column("last_import_id", BigInteger, nullable=False),
+)
+
+# Cancellations files written (A.1.2.1): the change-sequence range each holds.
+# Recorded before the upload and finished after it, so a file interrupted
+# half-way is written again with the same range, never a second one.
+file_exports = Table(
+    "file_exports",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("after_seq", BigInteger, nullable=False),
+    Column("upto_seq", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Index("ix_file_exports_instance_id", "instance_id", "id"),
+)

@@ -143,7 +143,14 @@ def test_one_statement_stores_what_the_portable_statements_store(
     assert actions.count(reservations.ItemAction.UNCHANGED) == len(TRICKY) - 3
     rows, history, seq = stored(store, bulk_name)
     assert (rows, history, seq) == stored(store, portable_name)
-    assert seq == len(history) == 2 * len(TRICKY) - (len(TRICKY) - 3) + 1
+    # Each item is numbered by its place in its batch; an unchanged one leaves
+    # its number unused. Second batch: L-1, L-2 and L-4 changed, L-new (9th) new.
+    first = len(TRICKY)
+    assert [entry[0] for entry in history] == [
+        *range(1, first + 1),
+        *(first + place for place in (2, 3, 5, 9)),
+    ]
+    assert seq == first + 9
 
 
 def test_the_history_records_what_each_change_wrote(store: Store) -> None:

@@ -413,6 +413,30 @@ def test_keyset_paging_walks_every_reservation_once(app: TuotempoApp) -> None:
     assert seen[0] == "P122"  # newest first
 
 
+def test_keyset_paging_in_appointment_order(app: TuotempoApp) -> None:
+    instance = new_instance(app)
+    # 3 a day over 41 days, pushed in an order unlike the days' (ids do not follow dates).
+    days = [f"{1 + (i * 7) % 28:02d}/{3 + (i * 7) // 28 % 2:02d}/2027" for i in range(41)]
+    push(app, instance, *(appointment(f"D{i:03d}", days[i // 3]) for i in range(123)))
+    client = signed_in(app, instance)
+    url = f"/admin/{instance.name}/reservations"
+    terms = {"date_from": "2027-03-01", "date_to": "2027-04-30"}
+    page = client.post(url, terms)
+    assert "Latest appointment first" in page.text
+    shown: list[tuple[str, str]] = []
+    while True:
+        shown += re.findall(
+            r"<td>(\d\d/\d\d/2027)</td>\s*<td>[^<]*</td>\s*<td[^>]*><a[^>]*>(D\d+)<", page.text
+        )
+        cursor = re.search(r'name="before" value="(\d+)"', page.text)
+        if cursor is None:
+            break
+        page = client.post(url, {**terms, "before": cursor.group(1)})
+    assert sorted(lid for _, lid in shown) == [f"D{i:03d}" for i in range(123)]
+    dates = [datetime.strptime(day, "%d/%m/%Y") for day, _ in shown]
+    assert dates == sorted(dates, reverse=True)
+
+
 def test_message_search_and_its_page(app: TuotempoApp) -> None:
     instance = new_instance(app)
     queued = messages.update_messages(

@@ -290,3 +290,37 @@ def test_logs_say_who_and_what_happened_but_not_to_whom(
     assert "400" in logged
     assert "+34600111222" not in logged
     assert "mañana" not in logged
+
+
+def test_a_gateway_that_closes_each_connection_still_gets_every_message(gateway: Gateway) -> None:
+    # The fake gateway answers HTTP/1.0: it closes the connection after each
+    # answer, so every send after the first finds its kept connection gone.
+    sender = sender_for(gateway)
+    try:
+        results = [
+            sender.send(dataclasses.replace(MESSAGE, reference=f"ref-{n}")) for n in range(3)
+        ]
+    finally:
+        sender.close()
+    assert [r.outcome for r in results] == [Outcome.SENT] * 3
+    assert [r.headers["idempotency-key"] for r in gateway.received] == ["ref-0", "ref-1", "ref-2"]
+
+
+def test_the_proxy_named_by_the_environment_is_used_unless_no_proxy_says_otherwise(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    # The fake gateway plays the proxy: a proxied request names the whole URL.
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{gateway.port}")
+    settings = HttpSettings(url="http://gateway.invalid/sms", timeout_seconds=5)
+    assert HttpSender("sms-gw", settings).send(MESSAGE).outcome is Outcome.SENT
+    request = gateway.received[-1]
+    assert request.path == "http://gateway.invalid/sms"
+    assert request.headers["host"] == "gateway.invalid"
+
+    monkeypatch.setenv("no_proxy", "gateway.invalid")
+    direct = HttpSender("sms-gw", settings).send(MESSAGE)  # .invalid never resolves
+    assert direct.outcome is Outcome.RETRY
+    assert direct.error is not None and direct.error.startswith("connection failed")
+    assert len(gateway.received) == 1

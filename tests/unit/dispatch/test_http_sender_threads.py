@@ -12,7 +12,7 @@ import pytest
 from tuotempo_soap.dispatch.base import Outcome, OutgoingMessage, SendResult
 from tuotempo_soap.dispatch.senders.http import HttpSender, HttpSettings
 
-AT_ONCE = 12  # more than requests' default pool of 10 connections per host
+AT_ONCE = 12  # more than urllib3's default pool of 10 connections per host
 WAIT = 10.0
 
 MESSAGE = OutgoingMessage(

@@ -1,0 +1,787 @@
+"""In-memory repositories and a unit of work for the services' unit tests.
+
+``FakeUnitOfWork`` is both what services take (a store: ``begin()``) and the
+unit of work it begins, on one set of in-memory tables (``FakeTables``). It
+behaves like the SQL one where the services can tell: what a block did not
+commit is rolled back when the block ends, an exception included; a write
+in a unit of work begun without ``write=True`` is an error (on SQLite it
+would run without the write lock); units of work do not nest. It also
+counts every repository call (``calls``), so a test can hold a service to
+one read per batch whatever its size: the SQL implementation behind the
+same method is one statement, never a loop.
+
+The repositories follow their SQL counterparts' contracts (docstrings in
+``tuotempo_soap.services.unit_of_work``), not their plans.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+from tuotempo_soap.errors import ConflictError
+from tuotempo_soap.services import unit_of_work
+from tuotempo_soap.store.records import (
+    REFERENCE_PATTERN,
+    ApiUserRecord,
+    InstanceRecord,
+    MessageQuery,
+    MessageRecord,
+    ReminderEventRecord,
+    ReminderRecord,
+    ReminderSettingsRecord,
+    ReservationQuery,
+    ReservationRecord,
+    SentReminder,
+    field_names,
+    ids_of,
+)
+
+_SENT = ("SENT", "DELIVERED")
+_R = TypeVar("_R")
+_P = ParamSpec("_P")
+
+
+def _record(record_type: Callable[..., _R], names: Sequence[str], values: Mapping[str, Any]) -> _R:
+    """A record from a row of column values (columns not given are None, as in SQL)."""
+    return record_type(**{name: values.get(name) for name in names})
+
+
+def _changed(record: _R, values: Mapping[str, Any]) -> _R:
+    return replace(record, **{k: v for k, v in values.items() if k != "row_id"})  # type: ignore[type-var]
+
+
+@dataclass
+class FakeTables:
+    """The rows, by table; ids are handed out by ``next_id``."""
+
+    instances: dict[int, InstanceRecord] = field(default_factory=dict)
+    users: dict[int, ApiUserRecord] = field(default_factory=dict)
+    reservations: dict[int, ReservationRecord] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[int, MessageRecord] = field(default_factory=dict)
+    reminder_settings: dict[int, ReminderSettingsRecord] = field(default_factory=dict)
+    reminders: dict[int, ReminderRecord] = field(default_factory=dict)
+    events: list[ReminderEventRecord] = field(default_factory=list)
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    answer_links: dict[tuple[int, str], datetime] = field(default_factory=dict)
+    reply_questions: list[tuple[int, str, str, list[int], datetime]] = field(
+        default_factory=list
+    )
+    # Instances whose clinic is reached through its web services.
+    integrations: set[int] = field(default_factory=set)
+    # Other portals' centers reached through an instance: (portal, CENTER_LID).
+    routed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    last_id: int = 0
+
+    def next_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
+
+    def saved(self) -> dict[str, Any]:
+        # Records are frozen and rows are never changed in place once stored:
+        # a copy of each container is a snapshot.
+        return {name: copy.copy(value) for name, value in vars(self).items()}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        vars(self).update(saved)
+
+
+class _Repository:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+    @property
+    def tables(self) -> FakeTables:
+        return self.uow.tables
+
+
+def _counted(write: bool = False) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Count the call (``<repository>.<method>``); check a write is in a write unit."""
+
+    def wrap(method: Callable[_P, _R]) -> Callable[_P, _R]:
+        def counted(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            repo = args[0]
+            assert isinstance(repo, _Repository)
+            repo.uow.enter_call(f"{type(repo).__name__}.{method.__name__}", write=write)
+            return method(*args, **kwargs)
+
+        return counted
+
+    return wrap
+
+
+_INSTANCE = field_names(InstanceRecord)
+_RESERVATION = field_names(ReservationRecord)
+_MESSAGE = field_names(MessageRecord)
+_REMINDER = field_names(ReminderRecord)
+_EVENT = field_names(ReminderEventRecord)
+
+
+class FakeInstanceRepository(_Repository):
+    @_counted(write=True)
+    def add(self, values: Mapping[str, Any]) -> int:
+        if any(i.name == values["name"] for i in self.tables.instances.values()):
+            raise ConflictError(f"instance {values['name']} already exists", field="name")
+        new_id = self.tables.next_id()
+        self.tables.instances[new_id] = _record(
+            InstanceRecord, _INSTANCE, {**values, "id": new_id, "change_seq": 0}
+        )
+        return new_id
+
+    @_counted(write=True)
+    def update(self, instance_id: int, values: Mapping[str, Any]) -> None:
+        found = self.tables.instances[instance_id]
+        self.tables.instances[instance_id] = _changed(found, values)
+
+    @_counted()
+    def by_name(self, name: str) -> InstanceRecord | None:
+        return next((i for i in self.tables.instances.values() if i.name == name), None)
+
+    @_counted()
+    def by_id(self, instance_id: int) -> InstanceRecord | None:
+        return self.tables.instances.get(instance_id)
+
+    @_counted(write=True)
+    def set_disabled(self, instance_id: int, at: datetime | None) -> bool:
+        found = self.tables.instances.get(instance_id)
+        if found is None or (found.disabled_at is None) == (at is None):
+            return False
+        self.tables.instances[instance_id] = replace(found, disabled_at=at)
+        return True
+
+    @_counted()
+    def countries(self) -> list[str]:
+        return sorted({i.country for i in self.tables.instances.values()})
+
+    @_counted()
+    def list(self) -> list[InstanceRecord]:
+        return sorted(self.tables.instances.values(), key=lambda i: i.name)
+
+    @_counted(write=True)
+    def lock_for_changes(self, instance_id: int) -> int:
+        return self.tables.instances[instance_id].change_seq
+
+    @_counted(write=True)
+    def advance_seq(self, instance_id: int, new_seq: int) -> None:
+        found = self.tables.instances[instance_id]
+        self.tables.instances[instance_id] = replace(found, change_seq=new_seq)
+
+    @_counted()
+    def current_seq(self, instance_id: int) -> int:
+        return self.tables.instances[instance_id].change_seq
+
+
+class FakeApiUserRepository(_Repository):
+    @_counted(write=True)
+    def add(self, instance_id: int, username: str, password_hash: str, now: datetime) -> None:
+        if self._find(instance_id, username) is not None:
+            raise ConflictError(f"user {username} already exists", field="username")
+        new_id = self.tables.next_id()
+        self.tables.users[new_id] = ApiUserRecord(
+            new_id, instance_id, username, password_hash, now, now
+        )
+
+    def _find(self, instance_id: int, username: str) -> ApiUserRecord | None:
+        return next(
+            (
+                u
+                for u in self.tables.users.values()
+                if u.instance_id == instance_id and u.username == username
+            ),
+            None,
+        )
+
+    @_counted()
+    def login(self, instance_name: str, username: str) -> tuple[InstanceRecord | None, str | None]:
+        found = next((i for i in self.tables.instances.values() if i.name == instance_name), None)
+        if found is None:
+            return None, None
+        user = self._find(found.id, username)
+        return found, None if user is None else user.password_hash
+
+    @_counted()
+    def get(self, instance_id: int, username: str) -> ApiUserRecord | None:
+        return self._find(instance_id, username)
+
+    @_counted()
+    def usernames(self, instance_id: int) -> list[str]:
+        return sorted(u.username for u in self.tables.users.values() if u.instance_id == instance_id)
+
+    @_counted(write=True)
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
+        user = self.tables.users[user_id]
+        self.tables.users[user_id] = replace(user, password_hash=password_hash, updated_at=now)
+
+    @_counted(write=True)
+    def remove(self, user_id: int) -> None:
+        del self.tables.users[user_id]
+
+
+class FakePortalRepository(_Repository):
+    @_counted()
+    def routed_through(self, via_instance_id: int) -> list[tuple[str, str]]:
+        return sorted(self.tables.routed.get(via_instance_id, []))
+
+
+class FakeIntegrationRepository(_Repository):
+    @_counted()
+    def configured(self, instance_id: int) -> bool:
+        return instance_id in self.tables.integrations
+
+
+# Each fake table holding an instance's rows, and how to tell whose a row is.
+_OWNED: dict[str, Callable[[Any], int]] = {
+    "users": lambda r: r.instance_id,
+    "reservations": lambda r: r.instance_id,
+    "changes": lambda r: r["instance_id"],
+    "messages": lambda r: r.instance_id,
+    "reminder_settings": lambda r: r.instance_id,
+    "reminders": lambda r: r.instance_id,
+    "events": lambda r: r.instance_id,
+    "callbacks": lambda r: r["instance_id"],
+}
+
+
+class FakeInstanceRemovalRepository(_Repository):
+    @_counted()
+    def owned_tables(self) -> list[str]:
+        return list(_OWNED)
+
+    def _rows(self, table: str) -> list[Any]:
+        container = getattr(self.tables, table)
+        return list(container.values() if isinstance(container, dict) else container)
+
+    @_counted()
+    def count(self, table: str, instance_id: int) -> int:
+        return sum(1 for row in self._rows(table) if _OWNED[table](row) == instance_id)
+
+    @_counted(write=True)
+    def delete_batch(self, table: str, instance_id: int, limit: int) -> int:
+        container = getattr(self.tables, table)
+        owner = _OWNED[table]
+        if isinstance(container, dict):
+            keys = [k for k, row in container.items() if owner(row) == instance_id][:limit]
+            for key in keys:
+                del container[key]
+            return len(keys)
+        doomed = [row for row in container if owner(row) == instance_id][:limit]
+        setattr(self.tables, table, [row for row in container if row not in doomed])
+        return len(doomed)
+
+    @_counted(write=True)
+    def delete_instance(self, instance_id: int) -> bool:
+        return self.tables.instances.pop(instance_id, None) is not None
+
+
+class FakeReservationRepository(_Repository):
+    def _mine(self, instance_id: int) -> list[ReservationRecord]:
+        return [r for r in self.tables.reservations.values() if r.instance_id == instance_id]
+
+    @_counted()
+    def by_app_lids(self, instance_id: int, app_lids: Iterable[str]) -> dict[str, ReservationRecord]:
+        wanted = set(app_lids)
+        return {r.app_lid: r for r in self._mine(instance_id) if r.app_lid in wanted}
+
+    def _insert(self, row: Mapping[str, Any]) -> int:
+        new_id = self.tables.next_id()
+        self.tables.reservations[new_id] = _record(
+            ReservationRecord, _RESERVATION, {**row, "id": new_id}
+        )
+        return new_id
+
+    def _history(
+        self, instance_id: int, rows: Iterable[tuple[int, Mapping[str, Any]]], at: datetime, by: str
+    ) -> None:
+        for reservation_id, row in rows:
+            self.tables.changes.append(
+                {
+                    "instance_id": instance_id,
+                    "change_seq": row["change_seq"],
+                    "reservation_id": reservation_id,
+                    "changed_at": at,
+                    "changed_by": by,
+                    "created": "row_id" not in row,
+                    "values": dict(row),
+                }
+            )
+
+    def _advance(self, instance_id: int, seq: int) -> None:
+        found = self.tables.instances[instance_id]
+        self.tables.instances[instance_id] = replace(found, change_seq=seq)
+
+    @_counted(write=True)
+    def insert_new(
+        self, instance_id: int, rows: list[dict[str, Any]], *, at: datetime, by: str
+    ) -> dict[str, int]:
+        taken = {r.app_lid for r in self._mine(instance_id)}
+        ids = {row["app_lid"]: self._insert(row) for row in rows if row["app_lid"] not in taken}
+        inserted = [row for row in rows if row["app_lid"] in ids]
+        self._history(instance_id, ((ids[row["app_lid"]], row) for row in inserted), at, by)
+        if inserted:
+            self._advance(instance_id, max(row["change_seq"] for row in inserted))
+        return ids
+
+    @_counted(write=True)
+    def write_batch(
+        self,
+        instance_id: int,
+        new_rows: list[dict[str, Any]],
+        changed_rows: list[dict[str, Any]],
+        *,
+        last_seq: int,
+        at: datetime,
+        by: str,
+    ) -> dict[str, int]:
+        taken = {r.app_lid for r in self._mine(instance_id)}
+        if any(row["app_lid"] in taken for row in new_rows):
+            raise AssertionError("write_batch: an APP_LID of new_rows is taken (unique key)")
+        ids = {row["app_lid"]: self._insert(row) for row in new_rows}
+        self._update(changed_rows)
+        self._history(instance_id, ((ids[row["app_lid"]], row) for row in new_rows), at, by)
+        self._history(instance_id, ((row["row_id"], row) for row in changed_rows), at, by)
+        self._advance(instance_id, last_seq)
+        return ids
+
+    def _update(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows and len({frozenset(row) for row in rows}) != 1:
+            raise AssertionError("update_many: every row carries the same columns")
+        for row in rows:
+            found = self.tables.reservations[row["row_id"]]
+            self.tables.reservations[found.id] = _changed(found, row)
+
+    @_counted(write=True)
+    def update_many(self, rows: list[dict[str, Any]]) -> None:
+        self._update(rows)
+
+    @_counted()
+    def query(self, q: ReservationQuery) -> list[ReservationRecord]:
+        def wanted(r: ReservationRecord) -> bool:
+            return (
+                q.after_seq < r.change_seq <= q.upto_seq
+                and (q.app_lid is None or r.app_lid == q.app_lid)
+                and (q.start_date is None or r.app_date >= q.start_date)
+                and (q.end_date is None or r.app_date <= q.end_date)
+                and (q.resource_lid is None or r.resource_lid == q.resource_lid)
+                and (q.status is None or r.status == q.status)
+                and (q.changed_since is None or r.updated_at >= q.changed_since)
+            )
+
+        found = sorted(filter(wanted, self._mine(q.instance_id)), key=lambda r: r.change_seq)
+        return found[: q.limit]
+
+    @_counted()
+    def by_ids(self, instance_id: int, ids: Iterable[int]) -> list[ReservationRecord]:
+        wanted = set(ids)
+        return [r for r in self._mine(instance_id) if r.id in wanted]
+
+    @_counted()
+    def on_days(self, instance_id: int, days: Iterable[date]) -> list[ReservationRecord]:
+        wanted = set(days)
+        return [r for r in self._mine(instance_id) if r.app_date in wanted]
+
+
+class FakeReservationChangeRepository(_Repository):
+    @_counted(write=True)
+    def record(
+        self, instance_id: int, rows: Sequence[Mapping[str, Any]], *, at: datetime, by: str
+    ) -> None:
+        for row in rows:
+            self.tables.changes.append(
+                {
+                    "instance_id": instance_id,
+                    "change_seq": row["change_seq"],
+                    "reservation_id": row["row_id"],
+                    "changed_at": at,
+                    "changed_by": by,
+                    "created": False,
+                    "values": dict(row),
+                }
+            )
+
+
+class FakeMessageRepository(_Repository):
+    @_counted()
+    def by_legacy_ids(self, instance_id: int, legacy_ids: Iterable[str]) -> dict[str, MessageRecord]:
+        wanted = set(legacy_ids)
+        return {
+            m.legacy_id: m
+            for m in self.tables.messages.values()
+            if m.instance_id == instance_id and m.legacy_id in wanted
+        }
+
+    @_counted(write=True)
+    def insert_new(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for row in rows:
+            taken = any(
+                m.instance_id == row["instance_id"] and m.legacy_id == row["legacy_id"]
+                for m in self.tables.messages.values()
+            )
+            if taken:
+                continue
+            new_id = self.tables.next_id()
+            self.tables.messages[new_id] = _record(
+                MessageRecord,
+                _MESSAGE,
+                {"reference": secrets.token_hex(12), **row, "id": new_id},
+            )
+            ids[row["legacy_id"]] = new_id
+        return ids
+
+    @_counted()
+    def search(self, q: MessageQuery) -> list[MessageRecord]:
+        def wanted(m: MessageRecord) -> bool:
+            sent = m.sent_at
+            return (
+                m.instance_id == q.instance_id
+                and m.id > q.after_id
+                and (q.legacy_id is None or m.legacy_id == q.legacy_id)
+                and (not q.recipients or m.recipient in q.recipients)
+                and (q.channel is None or m.channel == q.channel)
+                and (q.status is None or m.status == q.status)
+                and (q.created_from is None or m.created_at >= q.created_from)
+                and (q.created_to is None or m.created_at < q.created_to)
+                and (q.sent_from is None or (sent is not None and sent >= q.sent_from))
+                and (q.sent_to is None or (sent is not None and sent < q.sent_to))
+            )
+
+        return sorted(filter(wanted, self.tables.messages.values()), key=lambda m: m.id)[: q.limit]
+
+    @_counted()
+    def for_receipt(
+        self, provider: str, provider_message_id: str | None, reference: str | None
+    ) -> MessageRecord | None:
+        handed = [
+            m
+            for m in self.tables.messages.values()
+            if m.provider == provider and m.status != "QUEUED"
+        ]
+        if provider_message_id:
+            found = next((m for m in handed if m.provider_message_id == provider_message_id), None)
+            if found is not None:
+                return found
+        if not reference or not REFERENCE_PATTERN.fullmatch(reference):
+            return None
+        found = next((m for m in handed if m.reference == reference), None)
+        if found is None and reference.isdigit() and len(reference) <= 18:
+            found = next(
+                (
+                    m
+                    for m in handed
+                    if m.id == int(reference) and m.reference is None and m.sent_at is not None
+                ),
+                None,
+            )
+        return found
+
+    @_counted(write=True)
+    def move(self, message_id: int, from_status: str, values: Mapping[str, Any]) -> bool:
+        found = self.tables.messages.get(message_id)
+        if found is None or found.status != from_status:
+            return False
+        self.tables.messages[message_id] = _changed(found, values)
+        return True
+
+
+class FakeReminderSettingsRepository(_Repository):
+    @_counted()
+    def get(self, instance_id: int) -> ReminderSettingsRecord | None:
+        return self.tables.reminder_settings.get(instance_id)
+
+    @_counted()
+    def all(self) -> list[ReminderSettingsRecord]:
+        return list(self.tables.reminder_settings.values())
+
+    @_counted(write=True)
+    def save(self, instance_id: int, rules_json: str, now: datetime) -> None:
+        found = self.tables.reminder_settings.get(instance_id)
+        self.tables.reminder_settings[instance_id] = (
+            ReminderSettingsRecord(instance_id, rules_json, 0, now)
+            if found is None
+            else replace(found, rules_json=rules_json, updated_at=now)
+        )
+
+    @_counted(write=True)
+    def lock_for_planning(self, instance_id: int) -> int:
+        return self.tables.reminder_settings[instance_id].planner_seq
+
+    @_counted(write=True)
+    def advance(self, instance_id: int, seq: int) -> None:
+        found = self.tables.reminder_settings[instance_id]
+        self.tables.reminder_settings[instance_id] = replace(found, planner_seq=seq)
+
+
+class FakeReminderRepository(_Repository):
+    def _mine(self, instance_id: int) -> list[ReminderRecord]:
+        return sorted(
+            (r for r in self.tables.reminders.values() if r.instance_id == instance_id),
+            key=lambda r: r.id,
+        )
+
+    @_counted()
+    def for_reservations(
+        self, instance_id: int, reservation_ids: Iterable[int]
+    ) -> dict[int, list[ReminderRecord]]:
+        found: dict[int, list[ReminderRecord]] = {rid: [] for rid in sorted(set(reservation_ids))}
+        for reminder in self._mine(instance_id):
+            for rid in ids_of(reminder.reservation_ids):
+                if rid in found:
+                    found[rid].append(reminder)
+        return found
+
+    @_counted()
+    def by_keys(self, instance_id: int, keys: Iterable[str]) -> dict[str, ReminderRecord]:
+        wanted = set(keys)
+        return {r.key: r for r in self._mine(instance_id) if r.key in wanted}
+
+    @_counted(write=True)
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if any(r.key == row["key"] for r in self._mine(row["instance_id"])):
+                raise AssertionError(f"reminder key {row['key']} is taken (unique key)")
+            new_id = self.tables.next_id()
+            self.tables.reminders[new_id] = _record(
+                ReminderRecord, _REMINDER, {**row, "id": new_id}
+            )
+
+    @_counted(write=True)
+    def replan_many(self, changes: list[dict[str, Any]]) -> None:
+        for change in changes:
+            found = self.tables.reminders[change["row_id"]]
+            self.tables.reminders[found.id] = _changed(found, change)
+
+    @_counted(write=True)
+    def change(self, reminder_id: int, values: Mapping[str, Any]) -> None:
+        found = self.tables.reminders[reminder_id]
+        self.tables.reminders[reminder_id] = _changed(found, values)
+
+    @_counted(write=True)
+    def cancel_planned(self, ids: Iterable[int], reason: str, now: datetime) -> None:
+        for reminder_id in ids:
+            found = self.tables.reminders[reminder_id]
+            if found.status == "PLANNED":
+                self.tables.reminders[reminder_id] = replace(
+                    found, status="CANCELLED", reason=reason, updated_at=now
+                )
+
+    @_counted()
+    def due(self, now: datetime, limit: int) -> list[ReminderRecord]:
+        disabled = {i.id for i in self.tables.instances.values() if i.disabled_at is not None}
+        found = [
+            r
+            for r in self.tables.reminders.values()
+            if r.status == "PLANNED" and r.due_at <= now and r.instance_id not in disabled
+        ]
+        return sorted(found, key=lambda r: (r.due_at, r.id))[:limit]
+
+    def _message(self, reminder: ReminderRecord) -> MessageRecord | None:
+        found = self.tables.messages.get(reminder.message_id or 0)
+        if found is None or found.instance_id != reminder.instance_id:
+            return None
+        return found
+
+    @_counted()
+    def sent_through(
+        self,
+        provider: str,
+        channel: str,
+        recipients: Sequence[str],
+        kinds: Sequence[str],
+        *,
+        limit: int = 50,
+    ) -> list[SentReminder]:
+        found = []
+        for reminder in self.tables.reminders.values():
+            message = self._message(reminder)
+            if (
+                message is not None
+                and message.provider == provider
+                and message.channel == channel
+                and message.recipient in recipients
+                and message.status in _SENT
+                and reminder.kind in kinds
+            ):
+                found.append(SentReminder(reminder, message.sent_at, message.sender))
+        found.sort(key=lambda s: (s.sent_at or datetime.min, s.reminder.id), reverse=True)
+        return found[:limit]
+
+    @_counted()
+    def by_reference(
+        self,
+        provider: str,
+        channel: str,
+        reference: str,
+        kinds: Sequence[str],
+        *,
+        recipients: Sequence[str] = (),
+    ) -> ReminderRecord | None:
+        for reminder in self.tables.reminders.values():
+            m = self._message(reminder)
+            if m is None or m.provider != provider or m.channel != channel:
+                continue
+            if reminder.kind not in kinds or (recipients and m.recipient not in recipients):
+                continue
+            quoted = m.reference == reference and m.status in ("SENDING", *_SENT)
+            legacy = (
+                reference.isdigit()
+                and len(reference) <= 18
+                and m.id == int(reference)
+                and m.reference is None
+                and m.status in _SENT
+            )
+            if quoted or legacy:
+                return reminder
+        return None
+
+    @_counted()
+    def get(self, reminder_id: int) -> ReminderRecord | None:
+        return self.tables.reminders.get(reminder_id)
+
+
+class FakeEventRepository(_Repository):
+    @_counted(write=True)
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            self.tables.events.append(
+                _record(ReminderEventRecord, _EVENT, {**row, "id": self.tables.next_id()})
+            )
+
+    @_counted()
+    def for_reservation(self, instance_id: int, reservation_id: int) -> list[ReminderEventRecord]:
+        found = [
+            e
+            for e in self.tables.events
+            if e.instance_id == instance_id and e.reservation_id == reservation_id
+        ]
+        return sorted(found, key=lambda e: (e.at, e.id))
+
+
+class FakeCallbackRepository(_Repository):
+    @_counted(write=True)
+    def add_new(self, rows: list[dict[str, Any]]) -> None:
+        def key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+            return row["instance_id"], row["reservation_id"], row["action"]
+
+        queued = {key(row) for row in self.tables.callbacks}
+        for row in rows:
+            if key(row) not in queued:
+                self.tables.callbacks.append(dict(row))
+                queued.add(key(row))
+
+
+class FakeAnswerLinkRepository(_Repository):
+    @_counted(write=True)
+    def claim(self, reminder_id: int, action: str, now: datetime) -> bool:
+        if (reminder_id, action) in self.tables.answer_links:
+            return False
+        self.tables.answer_links[reminder_id, action] = now
+        return True
+
+    @_counted()
+    def used(self, reminder_id: int, action: str) -> bool:
+        return (reminder_id, action) in self.tables.answer_links
+
+
+class FakeReplyQuestionRepository(_Repository):
+    @_counted(write=True)
+    def add(
+        self, provider: str, recipient: str, reminder_ids: Sequence[int], now: datetime
+    ) -> None:
+        self.tables.reply_questions.append(
+            (self.tables.next_id(), provider, recipient, list(reminder_ids), now)
+        )
+
+    @_counted()
+    def latest(self, provider: str, recipients: Sequence[str], since: datetime) -> list[int] | None:
+        asked = [
+            (created, qid, ids)
+            for qid, p, recipient, ids, created in self.tables.reply_questions
+            if p == provider and recipient in recipients and created >= since
+        ]
+        return max(asked)[2] if asked else None
+
+
+class FakeUnitOfWork:
+    """An in-memory store and the unit of work it begins (one object: the
+    repositories always work on ``tables``)."""
+
+    def __init__(self, tables: FakeTables | None = None) -> None:
+        self.tables = tables or FakeTables()
+        self.calls: Counter[str] = Counter()
+        self.commits = 0
+        self.rollbacks = 0
+        self._saved: dict[str, Any] | None = None
+        self._write = False
+        self._active = False
+        self.instances = FakeInstanceRepository(self)
+        self.users = FakeApiUserRepository(self)
+        self.portals = FakePortalRepository(self)
+        self.integrations = FakeIntegrationRepository(self)
+        self.removal = FakeInstanceRemovalRepository(self)
+        self.reservations = FakeReservationRepository(self)
+        self.changes = FakeReservationChangeRepository(self)
+        self.messages = FakeMessageRepository(self)
+        self.reminder_settings = FakeReminderSettingsRepository(self)
+        self.reminders = FakeReminderRepository(self)
+        self.events = FakeEventRepository(self)
+        self.callbacks = FakeCallbackRepository(self)
+        self.answer_links = FakeAnswerLinkRepository(self)
+        self.reply_questions = FakeReplyQuestionRepository(self)
+
+    # --- the store -------------------------------------------------------------
+
+    def begin(self, *, write: bool = False) -> FakeUnitOfWork:
+        if self._active:
+            raise AssertionError("a unit of work began inside another one")
+        self._write = write
+        return self
+
+    # --- the unit of work ------------------------------------------------------
+
+    def __enter__(self) -> FakeUnitOfWork:
+        if self._active:
+            raise AssertionError("a unit of work entered twice")
+        self._active = True
+        self._saved = self.tables.saved()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.rollback()
+        self._active = False
+        self._saved = None
+
+    def commit(self) -> None:
+        if not self._active:
+            raise AssertionError("commit() outside a unit of work")
+        self.commits += 1
+        self._saved = self.tables.saved()
+
+    def rollback(self) -> None:
+        if self._saved is not None and self._saved != self.tables.saved():
+            self.rollbacks += 1
+            self.tables.restore(self._saved)
+            self._saved = self.tables.saved()
+
+    def enter_call(self, name: str, *, write: bool) -> None:
+        if not self._active:
+            raise AssertionError(f"{name} called outside a unit of work")
+        if write and not self._write:
+            raise AssertionError(f"{name} writes in a unit of work begun without write=True")
+        self.calls[name] += 1
+
+
+def conforms(fake: FakeUnitOfWork) -> unit_of_work.Store:
+    """For mypy: the fake is a store whose units of work are the services' ``UnitOfWork``."""
+    return fake

@@ -1,0 +1,343 @@
+"""The unit of work the services speak to: one transaction and its repositories.
+
+Services never see SQL. They take a ``Store`` (anything that begins units of
+work), run each transaction as::
+
+    with store.begin(write=True) as uow:
+        existing = uow.messages.by_legacy_ids(instance.id, ids)
+        ...
+        uow.commit()
+
+and read typed records (``store.records``). Leaving the block without
+``commit()`` rolls back, so an exception (or a forgotten commit, which a test
+sees) never half-writes a batch. ``store.engine.Store`` is the SQL
+implementation (``store.unit_of_work.SqlUnitOfWork``); the unit tests of
+``tests/unit/services`` pass an in-memory one.
+
+The repositories below are the part of ``store/`` the converted services use,
+method for method. They are batch-shaped on purpose (lists in, dicts out):
+whatever their implementation, a batch is a statement, never a loop of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from ..store.records import (
+    ApiUserRecord,
+    InstanceRecord,
+    MessageQuery,
+    MessageRecord,
+    ReminderEventRecord,
+    ReminderRecord,
+    ReminderSettingsRecord,
+    ReservationQuery,
+    ReservationRecord,
+    SentReminder,
+)
+
+Row = Mapping[str, Any]
+
+
+class InstanceRepository(Protocol):
+    def add(self, values: Row) -> int: ...
+
+    def update(self, instance_id: int, values: Row) -> None: ...
+
+    def by_name(self, name: str) -> InstanceRecord | None: ...
+
+    def by_id(self, instance_id: int) -> InstanceRecord | None: ...
+
+    def set_disabled(self, instance_id: int, at: datetime | None) -> bool:
+        """Switch off (``at``: since when) or back on (None); False when it already was."""
+        ...
+
+    def countries(self) -> list[str]: ...
+
+    def list(self) -> Sequence[InstanceRecord]: ...
+
+    def lock_for_changes(self, instance_id: int) -> int:
+        """Take the instance's change lock (held until the unit of work ends) and
+        return its last change sequence number."""
+        ...
+
+    def advance_seq(self, instance_id: int, new_seq: int) -> None: ...
+
+    def current_seq(self, instance_id: int) -> int: ...
+
+
+class ApiUserRepository(Protocol):
+    def add(self, instance_id: int, username: str, password_hash: str, now: datetime) -> None:
+        """``ConflictError`` when the instance already has a user of that name."""
+        ...
+
+    def login(self, instance_name: str, username: str) -> tuple[InstanceRecord | None, str | None]:
+        """The instance named and the password hash of its user ``username``."""
+        ...
+
+    def get(self, instance_id: int, username: str) -> ApiUserRecord | None: ...
+
+    def usernames(self, instance_id: int) -> list[str]: ...
+
+    def set_password(self, user_id: int, password_hash: str, now: datetime) -> None: ...
+
+    def remove(self, user_id: int) -> None: ...
+
+
+class PortalRepository(Protocol):
+    def routed_through(self, via_instance_id: int) -> list[tuple[str, str]]:
+        """(portal name, CENTER_LID) of other portals' centers reached through
+        this instance's clinic integration."""
+        ...
+
+
+class IntegrationRepository(Protocol):
+    def configured(self, instance_id: int) -> bool:
+        """Whether the instance reaches its clinic through the clinic's web services."""
+        ...
+
+
+class InstanceRemovalRepository(Protocol):
+    def owned_tables(self) -> list[str]:
+        """Every table holding an instance's rows, in the order to empty them."""
+        ...
+
+    def count(self, table: str, instance_id: int) -> int: ...
+
+    def delete_batch(self, table: str, instance_id: int, limit: int) -> int: ...
+
+    def delete_instance(self, instance_id: int) -> bool: ...
+
+
+class ReservationRepository(Protocol):
+    def by_app_lids(
+        self, instance_id: int, app_lids: Iterable[str]
+    ) -> dict[str, ReservationRecord]:
+        """The stored reservations with these APP_LIDs, in one read."""
+        ...
+
+    def write_batch(
+        self,
+        instance_id: int,
+        new_rows: list[dict[str, Any]],
+        changed_rows: list[dict[str, Any]],
+        *,
+        last_seq: int,
+        at: datetime,
+        by: str,
+    ) -> dict[str, int]:
+        """Insert ``new_rows``, update ``changed_rows`` (by ``row_id``), record each
+        change in the history and set the instance's sequence to ``last_seq``, all
+        at once; the new rows' ids by APP_LID."""
+        ...
+
+    def update_many(self, rows: list[dict[str, Any]]) -> None:
+        """Update by ``row_id``; every row carries the same columns."""
+        ...
+
+    def query(self, q: ReservationQuery) -> Sequence[ReservationRecord]:
+        """Reservations changed in (after_seq, upto_seq] matching the filters, in change order."""
+        ...
+
+    def by_ids(self, instance_id: int, ids: Iterable[int]) -> list[ReservationRecord]: ...
+
+    def on_days(self, instance_id: int, days: Iterable[date]) -> list[ReservationRecord]: ...
+
+
+class ReservationChangeRepository(Protocol):
+    def record(self, instance_id: int, rows: Sequence[Row], *, at: datetime, by: str) -> None:
+        """Add to the change history the writes ``rows`` (each with ``row_id``,
+        ``change_seq`` and the columns written) made ``at``, by ``by``."""
+        ...
+
+
+class MessageRepository(Protocol):
+    def by_legacy_ids(
+        self, instance_id: int, legacy_ids: Iterable[str]
+    ) -> dict[str, MessageRecord]: ...
+
+    def insert_new(self, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Insert at once; rows whose legacy id the instance already has are
+        skipped (also when a concurrent call inserted it). Ids by legacy id."""
+        ...
+
+    def search(self, q: MessageQuery) -> Sequence[MessageRecord]: ...
+
+    def for_receipt(
+        self, provider: str, provider_message_id: str | None, reference: str | None
+    ) -> MessageRecord | None:
+        """The message a receipt of ``provider`` is about, if it went out through it."""
+        ...
+
+    def move(self, message_id: int, from_status: str, values: Row) -> bool:
+        """Change a message still in ``from_status``; False when it no longer is."""
+        ...
+
+
+class ReminderSettingsRepository(Protocol):
+    def get(self, instance_id: int) -> ReminderSettingsRecord | None: ...
+
+    def all(self) -> Sequence[ReminderSettingsRecord]: ...
+
+    def save(self, instance_id: int, rules_json: str, now: datetime) -> None: ...
+
+    def lock_for_planning(self, instance_id: int) -> int:
+        """Take the instance's planner lock; where its planner stands."""
+        ...
+
+    def advance(self, instance_id: int, seq: int) -> None: ...
+
+
+class ReminderRepository(Protocol):
+    def for_reservations(
+        self, instance_id: int, reservation_ids: Iterable[int]
+    ) -> dict[int, list[ReminderRecord]]: ...
+
+    def by_keys(self, instance_id: int, keys: Iterable[str]) -> dict[str, ReminderRecord]: ...
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        """Insert reminders (and their links to reservations)."""
+        ...
+
+    def replan_many(self, changes: list[dict[str, Any]]) -> None:
+        """Update planned reminders (``row_id`` + columns) and their links."""
+        ...
+
+    def change(self, reminder_id: int, values: Row) -> None: ...
+
+    def cancel_planned(self, ids: Iterable[int], reason: str, now: datetime) -> None: ...
+
+    def due(self, now: datetime, limit: int) -> Sequence[ReminderRecord]:
+        """Planned reminders due by ``now`` (not those of disabled instances), oldest first."""
+        ...
+
+    def sent_through(
+        self,
+        provider: str,
+        channel: str,
+        recipients: Sequence[str],
+        kinds: Sequence[str],
+        *,
+        limit: int = 50,
+    ) -> Sequence[SentReminder]:
+        """Reminders that went out to one of ``recipients`` through this provider
+        on this channel, newest first."""
+        ...
+
+    def by_reference(
+        self,
+        provider: str,
+        channel: str,
+        reference: str,
+        kinds: Sequence[str],
+        *,
+        recipients: Sequence[str] = (),
+    ) -> ReminderRecord | None: ...
+
+    def get(self, reminder_id: int) -> ReminderRecord | None: ...
+
+
+class EventRepository(Protocol):
+    def add(self, rows: list[dict[str, Any]]) -> None: ...
+
+    def for_reservation(
+        self, instance_id: int, reservation_id: int
+    ) -> Sequence[ReminderEventRecord]: ...
+
+
+class CallbackRepository(Protocol):
+    def add_new(self, rows: list[dict[str, Any]]) -> None:
+        """Queue calls to the clinic; one already queued for the same reservation
+        and action is left as it is."""
+        ...
+
+
+class AnswerLinkRepository(Protocol):
+    def claim(self, reminder_id: int, action: str, now: datetime) -> bool:
+        """Mark the link used; False when it already was (also by a concurrent request)."""
+        ...
+
+    def used(self, reminder_id: int, action: str) -> bool: ...
+
+
+class ReplyQuestionRepository(Protocol):
+    def add(
+        self, provider: str, recipient: str, reminder_ids: Sequence[int], now: datetime
+    ) -> None: ...
+
+    def latest(
+        self, provider: str, recipients: Sequence[str], since: datetime
+    ) -> list[int] | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the repositories working inside it, ``commit``, and a
+    context manager that rolls back whatever was not committed."""
+
+    @property
+    def instances(self) -> InstanceRepository: ...
+
+    @property
+    def users(self) -> ApiUserRepository: ...
+
+    @property
+    def portals(self) -> PortalRepository: ...
+
+    @property
+    def integrations(self) -> IntegrationRepository: ...
+
+    @property
+    def removal(self) -> InstanceRemovalRepository: ...
+
+    @property
+    def reservations(self) -> ReservationRepository: ...
+
+    @property
+    def changes(self) -> ReservationChangeRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def reminder_settings(self) -> ReminderSettingsRepository: ...
+
+    @property
+    def reminders(self) -> ReminderRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
+    @property
+    def callbacks(self) -> CallbackRepository: ...
+
+    @property
+    def answer_links(self) -> AnswerLinkRepository: ...
+
+    @property
+    def reply_questions(self) -> ReplyQuestionRepository: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+
+class Store(Protocol):
+    """What services need of a store: units of work, one transaction each.
+
+    ``write=True`` for a unit of work that writes: on SQLite it takes the write
+    lock before its first read, so it never fails later with "database is locked".
+    """
+
+    def begin(self, *, write: bool = False) -> UnitOfWork: ...
