@@ -93,7 +93,7 @@ def load(store: Store, rows: int) -> tuple[Instance, Instance]:
                 " user_lid, user_first_name, user_mobile_phone, user_email,"
                 " created_at, updated_at, change_seq)"
                 " SELECT CASE WHEN g % 10 = 0 THEN :small ELSE :big END, 'A' || g,"
-                " CAST(:first AS date) + ((g * :days) / :rows + (g % 37)) % :days,"
+                " CAST(:first AS date) + CAST(((g * :days) / :rows + (g % 37)) % :days AS integer),"
                 " lpad(((8 + g % 11))::text, 2, '0') || ':' || (CASE WHEN g % 2 = 0 THEN '00'"
                 " ELSE '30' END), 'DR' || (g % 100), 'Dr. ' || (g % 100),"
                 " CASE WHEN g % 20 = 3 THEN 'CANCELLED by USER' WHEN g % 50 = 1 THEN 'PENDING'"
@@ -104,7 +104,7 @@ def load(store: Store, rows: int) -> tuple[Instance, Instance]:
                 " '+346' || lpad((g % 400000)::text, 8, '0'),"
                 " 'patient' || (g % 400000) || '@example.org',"
                 " now(), now(), g"
-                " FROM generate_series(1, :rows) AS g"
+                " FROM generate_series(CAST(1 AS bigint), :rows) AS g"
             ),
             {"big": big.id, "small": small.id, "first": FIRST_DAY, "days": DAYS, "rows": rows},
         )
@@ -116,11 +116,11 @@ def load(store: Store, rows: int) -> tuple[Instance, Instance]:
                 " SELECT CASE WHEN g % 10 = 0 THEN :small ELSE :big END, 'rem-' || g, 'SMS',"
                 " '+346' || lpad((g % 400000)::text, 8, '0'), 'text', CASE WHEN g % 40 = 3"
                 " THEN 'FAILED' ELSE 'SENT' END, 1,"
-                " TIMESTAMP '2026-01-01' + (g * interval '1 minute') * (:days * 1440 / :rows),"
-                " TIMESTAMP '2026-01-01' + (g * interval '1 minute') * (:days * 1440 / :rows),"
+                " TIMESTAMP '2026-01-01' + g * (:days * 1440.0 / :rows) * interval '1 minute',"
+                " TIMESTAMP '2026-01-01' + g * (:days * 1440.0 / :rows) * interval '1 minute',"
                 " now(), now(), CASE WHEN g % 40 = 3 THEN now() END,"
                 " CASE WHEN g % 40 = 3 THEN 'rejected' END"
-                " FROM generate_series(1, :messages) AS g"
+                " FROM generate_series(CAST(1 AS bigint), :messages) AS g"
             ),
             {
                 "big": big.id,

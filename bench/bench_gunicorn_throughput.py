@@ -168,6 +168,24 @@ class CpuMeter:
         """Seconds; a process that appeared in between counts from its start."""
         return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / TICK
 
+    def sample_waits(self, stop: threading.Event, into: list[tuple[int, int]]) -> None:
+        """Every 100 ms until ``stop``: (backends of the bench database waiting
+        for a lock, backends running a statement). Waiting ones queue behind
+        the instance's change lock: the serial part of a batch."""
+        if self.admin is None:
+            return
+        with self.admin.connect() as connection:
+            while not stop.wait(0.1):
+                waiting, active = connection.exec_driver_sql(
+                    "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),"
+                    " count(*) FILTER (WHERE state = 'active')"
+                    " FROM pg_stat_activity WHERE datname = %(name)s"
+                    " AND backend_type = 'client backend'",
+                    {"name": self.database},
+                ).one()
+                into.append((int(waiting), int(active)))
+                connection.rollback()
+
     def dispose(self) -> None:
         if self.admin is not None:
             self.admin.dispose()
@@ -184,6 +202,9 @@ class Window:
     latencies: list[float]
     failures: list[str]
     cpu: dict[str, float] = field(default_factory=dict)  # seconds, by who
+    # Mean backends waiting for a lock / running a statement (PostgreSQL only).
+    lock_waiting: float = 0.0
+    db_active: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -260,6 +281,10 @@ def measure(
     ]
     for thread in threads:
         thread.start()
+    waits: list[tuple[int, int]] = []
+    sampling = threading.Event()
+    sampler = threading.Thread(target=meter.sample_waits, args=(sampling, waits))
+    sampler.start()
     before = meter.snapshot()
     began = time.monotonic()
     stop_at[0] = began + seconds
@@ -268,6 +293,8 @@ def measure(
         thread.join()
     wall = time.monotonic() - began
     after = meter.snapshot()
+    sampling.set()
+    sampler.join()
     for connection in connections:
         connection.close()
     workers = meter.spent(before.workers, after.workers)
@@ -289,6 +316,9 @@ def measure(
             "idle": idle,
         },
     )
+    if waits:
+        window.lock_waiting = statistics.mean(w for w, _ in waits)
+        window.db_active = statistics.mean(a for _, a in waits)
     return window, warmed
 
 
@@ -301,6 +331,7 @@ def describe(window: Window) -> str:
     }
     cpu = "  ".join(f"{who} {ms:4.1f}" for who, ms in per_request.items())
     failed = f"  FAILED {len(window.failures)}" if window.failures else ""
+    cpu += f"  | lock-waiting {window.lock_waiting:.2f} of {window.db_active:.2f} active"
     return (
         f"{window.label:8s} {window.rate:7.0f} reservations/s  {window.requests / window.wall:5.1f}"
         f" req/s  median {median:4.0f} ms  p95 {p95:4.0f} ms  | CPU ms/request: {cpu}{failed}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import logging
 import re
 import sys
 import tempfile
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-import tuotempo_soap.soap  # noqa: E402  (Spyne's compat shim first)
+import tuotempo_soap.soap.compat  # noqa: E402, F401  (before anything imports Spyne)
 from tuotempo_soap import clock, errors  # noqa: E402
 from tuotempo_soap.config import Settings  # noqa: E402
 from tuotempo_soap.domain.message import MAX_SMS_SEGMENTS  # noqa: E402
@@ -59,6 +60,15 @@ OPERATIONS = ("updateReservations", "getReservations", "updateMessages", "search
 # ---------------------------------------------------------------- exchanges
 
 
+class GuideError(Exception):
+    """The service no longer answers as the guide's text expects: fix the generator."""
+
+
+def require(condition: object, message: str) -> None:
+    if not condition:
+        raise GuideError(message)
+
+
 @dataclass
 class Exchange:
     """One request as sent and the answer as received."""
@@ -79,8 +89,9 @@ class Exchange:
         """(CODE, FIELD, faultstring) of a fault answer."""
         detail = "soap:Body/soap:Fault/detail/t:ServiceFault/t:"
         code = self.find(detail + "CODE")
-        assert code is not None, self.answer
-        return code, self.find(detail + "FIELD"), self.find("soap:Body/soap:Fault/faultstring") or ""
+        require(code is not None, f"not a fault: {self.answer}")
+        text = self.find("soap:Body/soap:Fault/faultstring") or ""
+        return str(code), self.find(detail + "FIELD"), text
 
 
 def pretty(document: bytes) -> str:
@@ -184,12 +195,17 @@ def service(workdir: Path, **overrides: str) -> Iterator[Service]:
         "TUOTEMPO_LOG_LEVEL": "CRITICAL",
         **overrides,
     }
+    # create_app sets our loggers' level (here: quiet); put it back afterwards, so
+    # that running the generator inside a test session leaves logging as it was.
+    ours = logging.getLogger("tuotempo_soap")
+    level = ours.level
     app = create_app(Settings.from_env(env))
     try:
         yield Service(app, clock_file)
     finally:
         app.store.dispose()
         clock.configure(None)
+        ours.setLevel(level)
 
 
 # ---------------------------------------------------------------- what the guide shows
@@ -422,7 +438,7 @@ def type_name(kind: Any) -> str:
     return XS.get(name, f"[{name}](#{name.lower()})" if name in TYPES else name)
 
 
-TYPES = {
+TYPES: dict[str, Any] = {
     "Authorization": wire.Authorization,
     "Reservation": wire.Reservation,
     "StoredReservation": wire.StoredReservation,
@@ -520,13 +536,14 @@ GUIDE_COLUMNS = {
 
 def mapping_rows() -> list[str]:
     missing = {spec.name for spec in FIELDS} ^ set(GUIDE_COLUMNS)
-    assert not missing, f"GUIDE_COLUMNS and domain/reservation.py FIELDS differ: {missing}"
+    require(not missing, f"GUIDE_COLUMNS and domain/reservation.py FIELDS differ: {missing}")
     rows = [
         "| TT_RESERVATIONS column | the guide declares | it holds | `RESERVATION` element: "
         "what the server takes |",
         "|---|---|---|---|",
     ]
-    docs = {name: kind.Annotations.doc for name, kind in wire.Reservation._type_info.items()}
+    declared_fields: Any = wire.Reservation._type_info  # Spyne's TypeInfo, a dict
+    docs = {name: kind.Annotations.doc for name, kind in declared_fields.items()}
     for spec in FIELDS:
         declared, meaning = GUIDE_COLUMNS[spec.name]
         rows.append(
@@ -603,7 +620,7 @@ def fault_rows(found: dict[str, Exchange]) -> list[str]:
         if name.isupper() and isinstance(value, str) and value.startswith(("Client.", "Server."))
     }
     known = (codes | layer | {faults.VERSION_MISMATCH} | set(nginx_faults())) - NOT_SOAP
-    assert known == set(FAULT_WHEN), f"fault codes without a description: {known ^ set(FAULT_WHEN)}"
+    require(known == set(FAULT_WHEN), f"FAULT_WHEN is not every fault: {known ^ set(FAULT_WHEN)}")
     nginx = nginx_faults()
     rows = [
         "| `CODE` (faultcode `soap:CODE`) | when | HTTP | `FIELD` | faultstring (a real one) |",
@@ -612,7 +629,7 @@ def fault_rows(found: dict[str, Exchange]) -> list[str]:
     for code, when in FAULT_WHEN.items():
         if code in found:
             got, field, text = found[code].fault()
-            assert got == code, (code, got)
+            require(got == code, f"provoking {code} answered {got}")
             status = found[code].status.split()[0]
             example = f"`{cell(text)}`"
             field_text = f"`{field}`" if field else "—"
@@ -625,7 +642,10 @@ def fault_rows(found: dict[str, Exchange]) -> list[str]:
 
 
 def item_error_rows(exchange: Exchange, key: str) -> list[str]:
-    rows = [f"| `{key}` | `ERROR_CODE` | `ERROR_FIELD` | `MESSAGE` (a real one) |", "|---|---|---|---|"]
+    rows = [
+        f"| `{key}` | `ERROR_CODE` | `ERROR_FIELD` | `MESSAGE` (a real one) |",
+        "|---|---|---|---|",
+    ]
     for item in exchange.findall(".//t:ITEM"):
         code = item.findtext(f"{{{TNS}}}ERROR_CODE")
         if code is None:
@@ -738,8 +758,8 @@ def render(workdir: Path) -> str:
             *show(got.update, "A day's appointments, one of them dated 31/02"),
             "Phones are stored and come back in E.164 with the instance's country (`612 34 56 "
             "78` is `+34612345678`), e-mail addresses with their domain in lower case; "
-            "`RESERVATION_ID` is ours. The refused item changed nothing; send it again, "
-            "corrected, on its own.",
+            "`RESERVATION_ID` is ours. The refused item changed nothing: send it again once "
+            "corrected.",
             "",
         ]
     )
@@ -1035,8 +1055,8 @@ def render(workdir: Path) -> str:
             "",
             "| toolkit | example | notes |",
             "|---|---|---|",
-            "| Python, zeep | `examples/python_client/his_sync.py` | faults are `zeep.exceptions.Fault` "
-            "with the detail element |",
+            "| Python, zeep | `examples/python_client/his_sync.py` | faults are "
+            "`zeep.exceptions.Fault` with the detail element |",
             "| Java, JAX-WS `wsimport` | `examples/java_client/` | `ServiceFault_Exception`, "
             "`getFaultInfo().getCODE()`; JDK 11+ needs the JAX-WS RI jars |",
             "| C#, `wsdl` (ASMX; `dotnet-svcutil` on modern .NET) | `examples/csharp_client/` | "

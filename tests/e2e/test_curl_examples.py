@@ -113,5 +113,5 @@ def test_curl_examples_as_shipped(curl: str, server: Server, tmp_path: Path) -> 
         repo = ReservationRepository(connection)
         assert repo.count(instance.id) == 2
         stored = repo.by_app_lids(instance.id, ["CURL-1001", "CURL-1002"])
-    assert stored["CURL-1001"]["notes"] == "Revisión anual"
-    assert stored["CURL-1002"]["status"] == "CANCELLED by USER"
+    assert stored["CURL-1001"].notes == "Revisión anual"
+    assert stored["CURL-1002"].status == "CANCELLED by USER"

@@ -105,6 +105,6 @@ def test_node_soap_roundtrip(node: str, server: Server) -> None:
         stored = repo.by_app_lids(instance.id, ["NODE-1001", "NODE-1002", "NODE-1003"])
         assert repo.count(instance.id) == 2
     assert set(stored) == {"NODE-1001", "NODE-1002"}
-    assert {lid: row["id"] for lid, row in stored.items()} == {
+    assert {lid: row.id for lid, row in stored.items()} == {
         lid: items[lid]["RESERVATION_ID"] for lid in stored
     }

@@ -151,7 +151,7 @@ def test_php_soapclient_roundtrip(php: str, server: Server) -> None:
             ).where(messages_table.c.instance_id == instance.id)
         ).all()
     assert set(stored) == {"PHP-1001", "PHP-1002"}
-    assert {lid: row["id"] for lid, row in stored.items()} == {
+    assert {lid: row.id for lid, row in stored.items()} == {
         lid: items[lid]["RESERVATION_ID"] for lid in stored
     }
     assert [tuple(row) for row in queued] == [

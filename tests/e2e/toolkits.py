@@ -105,11 +105,11 @@ def check_his_client(stdout: str, server: Server, who: Credentials, prefix: str)
                 messages_table.c.id, messages_table.c.legacy_id, messages_table.c.recipient
             ).where(messages_table.c.instance_id == instance.id)
         ).all()
-    assert {lid: str(found["id"]) for lid, found in stored.items()} == {
+    assert {lid: str(found.id) for lid, found in stored.items()} == {
         f"{prefix}-1001": r1,
         f"{prefix}-1002": r2,
         f"{prefix}-1003": r3,
     }
-    assert stored[f"{prefix}-1001"]["notes"] == NOTES
-    assert stored[f"{prefix}-1002"]["status"] == "CANCELLED by USER"
+    assert stored[f"{prefix}-1001"].notes == NOTES
+    assert stored[f"{prefix}-1002"].status == "CANCELLED by USER"
     assert [tuple(found) for found in queued] == [(int(sms_id), f"{prefix}-SMS-1", "+34612345678")]

@@ -39,7 +39,7 @@ def test_a_patient_cancellation_read_back_from_the_clinic_stays_the_patients(
         repo.update_many(
             [
                 {
-                    "row_id": row["id"],
+                    "row_id": row.id,
                     "status": "CANCELLED by USER",
                     "status_changed_by": "PATIENT",
                     "status_changed_at": T0,

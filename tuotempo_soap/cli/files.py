@@ -27,11 +27,11 @@ def _bar(label: str, total: int) -> Iterator[Callable[[int], object]]:
     with click.progressbar(
         length=max(total, 1),
         label=label,
-        file=click.get_text_stream("stderr"),
+        file=sys.stderr,
         show_eta=True,
         show_percent=True,
     ) as bar:
-        yield bar.update
+        yield lambda count: bar.update(count)
 
 
 def _progress(enabled: bool) -> ProgressFactory:

@@ -10,11 +10,12 @@ and the last allowed attempt, end in FAILED with the reason.
 Within a worker, up to ``worker_concurrency`` sends are in flight at once (and
 at most a provider's ``max_concurrency`` through that provider, each still
 under its rate limit), on a thread pool: a gateway's answer time is network
-waiting, not work. The worker's own thread hands the claimed messages out and
-records their outcomes in batches, one executemany UPDATE per batch instead of
-a transaction per message. A message is still handed out once per claim; only
-what is in flight (sent, outcome not yet recorded) when a worker dies is sent
-again, after its lease, under the same reference.
+waiting, not work. The worker's own thread only hands the claimed messages out
+and collects what comes back; one database thread records the outcomes in
+batches (one statement per batch instead of a transaction per message) and
+makes the claims, so no send waits for a commit. A message is still handed out
+once per claim; only what is in flight (sent, outcome not yet recorded) when a
+worker dies is sent again, after its lease, under the same reference.
 
 While the queue keeps yielding full batches, ``run`` claims the next batch as
 soon as fewer messages are left to hand out than there are send threads, while
@@ -70,7 +71,7 @@ HOUSEKEEPING_SECONDS = 1.0  # longest the planner and the expiry sweep wait on a
 # hand them out by.
 Claimed = tuple[list[dict[str, Any]], datetime]
 # A send's outcome: the claimed row, its provider, what the sender answered.
-Outcome3 = tuple[dict[str, Any], str, SendResult]
+Delivery = tuple[dict[str, Any], str, SendResult]
 # What the send loop waits for: a send that ended (its result, or what it
 # raised), or the database thread's work (a recording, a claim) that ended.
 _Report = tuple[dict[str, Any], str, SendResult | BaseException] | Future[Any]
@@ -214,7 +215,7 @@ class OutboxWorker:
         busy: Counter[str] = Counter()
         limits: dict[str, int] = {}
         in_flight = handed = 0
-        outcomes: list[Outcome3] = []  # not yet given to the database thread
+        outcomes: list[Delivery] = []  # not yet given to the database thread
         oldest = 0.0  # time.monotonic() of the oldest of them
         recording: Future[None] | None = None
         claiming: Future[Claimed | None] | None = None
@@ -342,7 +343,7 @@ class OutboxWorker:
         self,
         reports: queue.SimpleQueue[_Report],
         in_flight: int,
-        outcomes: list[Outcome3],
+        outcomes: list[Delivery],
         database_work: list[Future[Any] | None],
     ) -> None:
         """Wait for the sends and the database work under way; record what came back.

@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NoReturn, TextIO
+from typing import IO, NoReturn, TextIO
 
 from ..domain.formats import FormatError, format_date
 from ..domain.reservation import FIELD_NAMES, FIELDS, ItemError
@@ -263,7 +263,7 @@ def _split(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter), [])
 
 
-def read_layout(stream: TextIO, delimiter: str | None = None) -> Layout:
+def read_layout(stream: IO[str], delimiter: str | None = None) -> Layout:
     """Read up to and including the header line; ``stream`` is left just after it."""
     line_number = 0
     header = ""
@@ -286,7 +286,8 @@ def read_layout(stream: TextIO, delimiter: str | None = None) -> Layout:
         known = sum(1 for name in names if name in _KNOWN)
         if best is None or known > best[0]:
             best = (known, candidate, names)
-    assert best is not None
+    if best is None:  # no candidate at all: cannot happen, DELIMITERS is not empty
+        raise_format("no delimiter to try", "header")
     known, chosen, names = best
     if known == 0:
         shown = header[:80]
@@ -424,7 +425,7 @@ class FileRow:
         return (lid.strip() or None) if lid is not None else None
 
 
-def sample_dates(stream: TextIO, layout: Layout, limit: int = 500) -> list[str]:
+def sample_dates(stream: IO[str], layout: Layout, limit: int = 500) -> list[str]:
     """The APP_DATE values of the first ``limit`` records after the header."""
     try:
         position = layout.columns.index("APP_DATE")
@@ -442,7 +443,7 @@ def sample_dates(stream: TextIO, layout: Layout, limit: int = 500) -> list[str]:
     return found
 
 
-def read_rows(stream: TextIO, layout: Layout, dates: DateFormat) -> Iterator[FileRow]:
+def read_rows(stream: IO[str], layout: Layout, dates: DateFormat) -> Iterator[FileRow]:
     """The records after the header (``stream`` positioned by ``read_layout``)."""
     reader = csv.reader(stream, delimiter=layout.delimiter, strict=False)
     width = layout.width

@@ -51,7 +51,7 @@ def fetch(
     transport: FileTransport,
     folder: str,
     name: str,
-    target: BinaryIO,
+    target: IO[bytes],
     *,
     encoding: str | None,
     progress: Progress | None = None,
@@ -118,8 +118,8 @@ class ExportReading:
 def _text(path: Path, encoding: str, progress: Progress | None = None) -> IO[str]:
     raw: BinaryIO = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the text stream
     if progress is not None:
-        raw = io.BufferedReader(_Counted(raw, progress))  # type: ignore[arg-type,assignment]
-    return io.TextIOWrapper(raw, encoding=encoding, newline="")  # type: ignore[type-var]
+        raw = io.BufferedReader(_Counted(raw, progress))
+    return io.TextIOWrapper(raw, encoding=encoding, newline="")
 
 
 def open_export(

@@ -192,7 +192,7 @@ def sms_reply(
         candidates = named or candidates
     if len(candidates) > 1:
         upcoming = [
-            (s.reminder, found) for s in candidates if (found := _upcoming(store, s.reminder, now))
+            (s.reminder, ahead) for s in candidates if (ahead := _upcoming(store, s.reminder, now))
         ]
         if len(upcoming) > 1:
             return _ask_which(store, provider, upcoming, now)

@@ -321,8 +321,8 @@ def _keep_known_cancellations(
         known = ReservationRepository(connection).by_app_lids(instance.id, lids)
     for item in items:
         row = known.get(str(item["APP_LID"]))
-        if row is not None and item["STATUS"] in _CANCELLED and row["status"] in _CANCELLED:
-            item["STATUS"] = row["status"]
+        if row is not None and item["STATUS"] in _CANCELLED and row.status in _CANCELLED:
+            item["STATUS"] = row.status
 
 
 def record_cancellation(
@@ -351,11 +351,11 @@ def record_cancellation(
         if row is None:
             return False
         admin = Status.CANCELLED_BY_ADMIN.value
-        if row["status"] in _CANCELLED and not (ours and row["status"] == admin):
+        if row.status in _CANCELLED and not (ours and row.status == admin):
             return True
         seq += 1
         values = {
-            "row_id": row["id"],
+            "row_id": row.id,
             "status": admin,
             "status_changed_by": by.value,
             "status_changed_at": now,
@@ -367,7 +367,7 @@ def record_cancellation(
             [
                 change_row(
                     instance_id=instance.id,
-                    reservation_id=int(row["id"]),
+                    reservation_id=row.id,
                     seq=seq,
                     at=now,
                     by=by.value,

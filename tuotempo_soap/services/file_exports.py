@@ -157,7 +157,7 @@ def export_cancellations(
         else:
             export_id = pending.id
         already_there = pending is not None and any(
-            entry.name == name for entry in transport.list(folder)
+            entry.name == name for entry in transport.files(folder)
         )
         if not already_there:
             target.upload(transport, folder, name)

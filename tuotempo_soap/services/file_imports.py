@@ -10,7 +10,11 @@ answers and getReservations follow without knowing where a row came from.
 Every row gets a line in ``<name>.result.csv`` next to the file: the action
 (CREATED, UPDATED, UNCHANGED) or the error code, field and message an
 updateReservations item would get. An APP_LID twice in one file is refused the
-second time (DUPLICATE_APP_LID), as twice in one batch is.
+second time (DUPLICATE_APP_LID), as twice in one batch is. An export without a
+STATUS column (the guide's A.1.1 has none) leaves a patient's cancellation
+(``CANCELLED by USER``) as it is: the clinic learns it from the cancellations
+file; any other status is the file's to set (an appointment listed again after
+it went missing is live again).
 
 Snapshot: an export holds every appointment of its time window
 (``files.window``). An appointment that came from an earlier file of the
@@ -261,8 +265,13 @@ def _read(
                     delimiter=reading.layout.delimiter,
                     encoding=facts.encoding,
                 )
+                # An export without a STATUS column (the guide's A.1.1) says nothing
+                # about statuses: a patient's cancellation stands until the clinic
+                # has read it from the cancellations file and deleted the appointment.
+                keep_cancelled = "STATUS" not in reading.layout.columns
                 for batch in batches(reading.rows, settings.batch_size):
-                    for line in _apply(store, instance, outcome.import_id or 0, batch):
+                    lines = _apply(store, instance, outcome.import_id or 0, batch, keep_cancelled)
+                    for line in lines:
                         result.write(line)
                         outcome.count(line)
                     if keep_alive is not None:
@@ -300,9 +309,12 @@ def _read(
             result.close()
 
 
-def _apply(store: Store, instance: Instance, import_id: int, batch: list[Any]) -> list[ResultLine]:
+def _apply(
+    store: Store, instance: Instance, import_id: int, batch: list[Any], keep_cancelled: bool
+) -> list[ResultLine]:
     """One batch of rows: mark their APP_LIDs as held by this file, refuse those
-    held already (twice in the file), store the rest with one service call."""
+    held already (twice in the file), store the rest with one service call
+    (``keep_cancelled``: a patient's cancellation keeps its STATUS)."""
     lines: list[ResultLine | None] = [None] * len(batch)
     first_line: dict[str, int] = {}
     held: list[str] = []
@@ -317,7 +329,13 @@ def _apply(store: Store, instance: Instance, import_id: int, batch: list[Any]) -
         if row.error is not None:
             lines[index] = ResultLine(row.line, lid, False, error=row.error)
     with store.unit_of_work(write=True) as connection:
-        fresh = FileAppointmentRepository(connection).mark_seen(instance.id, import_id, held)
+        appointments = FileAppointmentRepository(connection)
+        fresh = appointments.mark_seen(instance.id, import_id, held)
+        cancelled = (
+            appointments.with_status(instance.id, held, Status.CANCELLED_BY_USER.value)
+            if keep_cancelled
+            else set()
+        )
     items: list[dict[str, str]] = []
     sent: list[int] = []
     for index, row in enumerate(batch):
@@ -327,6 +345,8 @@ def _apply(store: Store, instance: Instance, import_id: int, batch: list[Any]) -
         if lid is not None and len(lid) <= _APP_LID_LENGTH and lid not in fresh:
             lines[index] = _duplicate(row.line, lid, None)
             continue
+        if lid in cancelled:
+            row.values["STATUS"] = Status.CANCELLED_BY_USER.value
         items.append(row.values)
         sent.append(index)
     if items:

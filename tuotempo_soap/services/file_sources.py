@@ -172,11 +172,13 @@ def configure(store: Store, instance_name: str, **settings: Any) -> FileSourceRe
         else:
             values = dict(checked)
         merged = {**(current.__dict__ if current is not None else {}), **values}
-        if merged.get("username") is None and str(merged["url"]).startswith("sftp://"):
-            if Location.parse(merged["url"]).username is None:
-                raise _bad(
-                    "SFTP needs a user name (--username, or sftp://USER@host/...)", "username"
-                )
+        url = str(merged["url"])
+        if (
+            merged.get("username") is None
+            and url.startswith("sftp://")
+            and Location.parse(url).username is None
+        ):
+            raise _bad("SFTP needs a user name (--username, or sftp://USER@host/...)", "username")
         if values.get("export_enabled") and not (current is not None and current.export_enabled):
             # Cancellations from now on: not every one the instance ever had.
             values["export_cursor"] = InstanceRepository(connection).current_seq(instance.id)
@@ -184,7 +186,8 @@ def configure(store: Store, instance_name: str, **settings: Any) -> FileSourceRe
         values["next_poll_at"] = None
         repo.save(instance.id, values)
         saved = repo.get(instance.id)
-    assert saved is not None
+    if saved is None:  # written just above, in the same transaction
+        raise NotFoundError(f"{instance_name} has no export folder configured", field="instance")
     return saved
 
 
@@ -202,7 +205,7 @@ def get_source(store: Store, instance: Instance) -> FileSourceRecord:
 
 def list_sources(store: Store) -> list[FileSourceRecord]:
     with store.unit_of_work() as connection:
-        return FileSourceRepository(connection).list()
+        return FileSourceRepository(connection).every()
 
 
 def remove(store: Store, instance_name: str) -> None:
@@ -251,7 +254,7 @@ def transport_options(
     }
     values.update({key: value for key, value in overrides.items() if value is not None})
     password = None
-    name = values.pop("password_env")
+    name = values["password_env"]
     if name:
         password = env.get(name)
         if not password:
@@ -259,7 +262,13 @@ def transport_options(
                 f"{name} is not set: export the password it names in the environment of "
                 "this process (files source set --password-env chose the name)"
             )
-    return TransportOptions(password=password, **values)
+    return TransportOptions(
+        username=values["username"],
+        password=password,
+        key_file=values["key_file"],
+        host_key=values["host_key"],
+        ca_file=values["ca_file"],
+    )
 
 
 def import_settings(
@@ -426,7 +435,7 @@ def run_round(
     try:
         location = Location.parse(source.url)
         with connected(location, transport_options(source, env)) as transport:
-            ready, outcome.waiting = _ready(work, transport.list(location.path))
+            ready, outcome.waiting = _ready(work, transport.files(location.path))
             for entry in ready:
                 outcome.imports.append(_import(work, transport, location.path, entry))
             if source.export_enabled:
@@ -566,27 +575,26 @@ def import_path(
     )
     outcome = RoundOutcome(instance.name)
     now = utcnow()
-    if source is not None:
-        if not _acquire(store, instance, owner, now):
-            raise ConflictError(
-                f"a files round of {instance.name} is running now; try again when it ends",
-                field="instance",
-            )
+    if source is not None and not _acquire(store, instance, owner, now):
+        raise ConflictError(
+            f"a files round of {instance.name} is running now; try again when it ends",
+            field="instance",
+        )
     try:
         with connected(location, options) as transport:
             folder, name = location.parent()
             single = (
-                next((e for e in transport.list(folder.path) if e.name == name), None)
+                next((e for e in transport.files(folder.path) if e.name == name), None)
                 if name
                 else None
             )
             if single is not None:
                 outcome.imports.append(_import(work, transport, folder.path, single))
                 return outcome
-            _ready(work, transport.list(location.path))
+            _ready(work, transport.files(location.path))
             if settle > 0:
                 sleep(settle)
-            ready, outcome.waiting = _ready(work, transport.list(location.path))
+            ready, outcome.waiting = _ready(work, transport.files(location.path))
             for entry in ready:
                 outcome.imports.append(_import(work, transport, location.path, entry))
         return outcome

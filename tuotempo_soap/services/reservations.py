@@ -21,9 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from operator import attrgetter, itemgetter
 from typing import Any
-
-from sqlalchemy import RowMapping
 
 from ..domain.formats import FormatError, format_date, format_timestamp, parse_date, parse_timestamp
 from ..domain.reservation import (
@@ -37,11 +36,10 @@ from ..domain.reservation import (
     clean_reservation,
 )
 from ..errors import RequestValidationError
-from ..store.engine import Store
-from ..store.repositories import InstanceRepository, ReservationQuery, ReservationRepository
-from ..store.tables import RESERVATION_FIELD_COLUMNS
+from ..store.records import RESERVATION_FIELD_NAMES, ReservationQuery, ReservationRecord
 from .batches import Batch, check_size
 from .instances import Instance, utcnow
+from .unit_of_work import Store
 
 
 class ItemAction(StrEnum):
@@ -115,6 +113,12 @@ def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     return {column: values[name] for name, column in _FIELD_COLUMNS}
 
 
+# The guide's fields of a stored reservation and of a cleaned item, as tuples in
+# one C-level call each: "unchanged" is one tuple comparison.
+_stored_fields = attrgetter(*RESERVATION_FIELD_NAMES)
+_sent_fields = itemgetter(*RESERVATION_FIELD_NAMES)
+
+
 def _store_batch(
     store: Store,
     instance: Instance,
@@ -122,62 +126,59 @@ def _store_batch(
     now: datetime,
 ) -> None:
     by = ChangedBy.HIS.value
-    with store.unit_of_work(write=True) as connection:
-        instances = InstanceRepository(connection)
-        repo = ReservationRepository(connection)
-        first = instances.lock_for_changes(instance.id) + 1
-        # An item's change number is its place in the batch, known before anyone
-        # knows which items change (an unchanged one leaves its number unused).
-        # Every item is offered as a new reservation first: the (instance,
-        # APP_LID) key decides which are new, without reading anything; a batch
-        # of new reservations is written by that one statement.
-        offered = [
-            {
-                **columns,
-                **_tracking(None, columns["status"], now),
-                "change_seq": seq,
-                "updated_at": now,
-                "instance_id": instance.id,
-                "created_at": now,
-            }
-            for seq, (_outcome, columns) in enumerate(accepted.values(), start=first)
-        ]
-        ids = repo.insert_new(instance.id, offered, at=now, by=by)
+    # Every item is offered as a new reservation, numbered by its place in the
+    # batch (an item that turns out unchanged leaves its number unused): the
+    # rows are ready before the transaction, and the (instance, APP_LID) key
+    # decides which are new without reading anything. A batch of new
+    # reservations is written by that one statement, the lock included.
+    offered = [
+        {
+            **columns,
+            **_tracking(None, columns["status"], now),
+            "updated_at": now,
+            "instance_id": instance.id,
+            "created_at": now,
+        }
+        for _outcome, columns in accepted.values()
+    ]
+    with store.begin(write=True) as uow:
+        repo = uow.reservations
+        first, ids = repo.offer_new(instance.id, offered, at=now, by=by)
         stored = [lid for lid in accepted if lid not in ids]
         existing = repo.by_app_lids(instance.id, stored) if stored else {}
         new_rows: list[dict[str, Any]] = []
         changed_rows: list[dict[str, Any]] = []
+        last = first - 1  # the last number used
         for seq, (lid, (outcome, columns)) in enumerate(accepted.items(), start=first):
             if lid in ids:
-                outcome.action = ItemAction.CREATED
+                outcome.action, last = ItemAction.CREATED, seq
                 continue
             old = existing.get(lid)
-            if old is not None and all(old[c] == columns[c] for c in RESERVATION_FIELD_COLUMNS):
-                outcome.action, outcome.reservation_id = ItemAction.UNCHANGED, old["id"]
+            if old is not None and _stored_fields(old) == _sent_fields(columns):
+                outcome.action, outcome.reservation_id = ItemAction.UNCHANGED, old.id
                 continue
             row = {**columns, **_tracking(old, columns["status"], now), "change_seq": seq}
             row["updated_at"] = now
+            last = seq
             if old is None:  # refused as new, gone by now: not while we hold the lock
                 outcome.action = ItemAction.CREATED
                 new_rows.append({**row, "instance_id": instance.id, "created_at": now})
             else:
-                outcome.action, outcome.reservation_id = ItemAction.UPDATED, old["id"]
-                changed_rows.append({**row, "row_id": old["id"]})
+                outcome.action, outcome.reservation_id = ItemAction.UPDATED, old.id
+                changed_rows.append({**row, "row_id": old.id})
         if new_rows or changed_rows:
-            # The changed rows, their history and the sequence (the highest number
-            # written, the inserted rows' included): one statement on PostgreSQL.
-            last = max(
-                row["change_seq"]
-                for row in (*new_rows, *changed_rows, *(r for r in offered if r["app_lid"] in ids))
-            )
+            # The changed rows, their history and the sequence: one statement on PostgreSQL.
             ids.update(
                 repo.write_batch(instance.id, new_rows, changed_rows, last_seq=last, at=now, by=by)
             )
+        elif stored:
+            uow.instances.advance_seq(instance.id, last)  # back to the last number used
+        uow.commit()
     for lid, row_id in ids.items():
         accepted[lid][0].reservation_id = row_id
 
 
-def _tracking(old: RowMapping | None, status: str | None, now: datetime) -> dict[str, Any]:
+def _tracking(old: ReservationRecord | None, status: str | None, now: datetime) -> dict[str, Any]:
     """Who changed the STATUS and what the patient answered, kept as separate fields."""
     keys = (
         "status_changed_by",
@@ -186,8 +187,8 @@ def _tracking(old: RowMapping | None, status: str | None, now: datetime) -> dict
         "patient_answer_channel",
         "patient_answer_at",
     )
-    tracking = {key: (old[key] if old is not None else None) for key in keys}
-    previous = old["status"] if old is not None else None
+    tracking = {key: (getattr(old, key) if old is not None else None) for key in keys}
+    previous = old.status if old is not None else None
     if status is not None and status != previous:
         tracking["status_changed_by"] = ChangedBy.HIS.value
         tracking["status_changed_at"] = now
@@ -276,16 +277,16 @@ def get_reservations(
     limit = min(filters.max_results or default_page_size, max_page_size)
     after_seq, changed_since = _read_since(instance, _optional(filters.last_request_timestamp))
 
-    with store.unit_of_work() as connection:
+    with store.begin() as uow:
         # Read the sequence first: everything numbered up to it is committed
         # (writers hold the lock until commit), whatever the isolation level.
-        snapshot = InstanceRepository(connection).current_seq(instance.id)
+        snapshot = uow.instances.current_seq(instance.id)
         if after_seq > snapshot:
             raise RequestValidationError(
                 "LAST_REQUEST_TIMESTAMP is not one this server returned for this instance",
                 field="LAST_REQUEST_TIMESTAMP",
             )
-        rows = ReservationRepository(connection).query(
+        rows = uow.reservations.query(
             ReservationQuery(
                 instance_id=instance.id,
                 after_seq=after_seq,
@@ -301,7 +302,7 @@ def get_reservations(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    next_seq = rows[-1]["change_seq"] if more else snapshot
+    next_seq = rows[-1].change_seq if more else snapshot
     return ReservationPage(
         reservations=[present_reservation(instance, row) for row in rows],
         next_request_timestamp=make_cursor(instance, next_seq, utcnow()),
@@ -336,16 +337,15 @@ def _stamp(instance: Instance, value: datetime | None) -> str | None:
     return format_timestamp(value.replace(tzinfo=UTC).astimezone(instance.zone))
 
 
-def present_reservation(instance: Instance, row: RowMapping) -> dict[str, str | int | None]:
-    """A stored row in the guide's wire names and formats."""
-    out: dict[str, str | int | None] = {"RESERVATION_ID": row["id"]}
-    for spec in FIELDS:
-        value = row[spec.name.lower()]
-        out[spec.name] = format_date(value) if isinstance(value, date) else value
-    out["STATUS_CHANGED_BY"] = row["status_changed_by"]
-    out["STATUS_CHANGED_AT"] = _stamp(instance, row["status_changed_at"])
-    out["PATIENT_ANSWER"] = row["patient_answer"]
-    out["PATIENT_ANSWER_CHANNEL"] = row["patient_answer_channel"]
-    out["PATIENT_ANSWER_TIME"] = _stamp(instance, row["patient_answer_at"])
-    out["LAST_UPDATE"] = _stamp(instance, row["updated_at"])
+def present_reservation(instance: Instance, row: ReservationRecord) -> dict[str, str | int | None]:
+    """A stored reservation in the guide's wire names and formats."""
+    out: dict[str, str | int | None] = {"RESERVATION_ID": row.id}
+    for (name, _), value in zip(_FIELD_COLUMNS, _stored_fields(row), strict=True):
+        out[name] = format_date(value) if isinstance(value, date) else value
+    out["STATUS_CHANGED_BY"] = row.status_changed_by
+    out["STATUS_CHANGED_AT"] = _stamp(instance, row.status_changed_at)
+    out["PATIENT_ANSWER"] = row.patient_answer
+    out["PATIENT_ANSWER_CHANNEL"] = row.patient_answer_channel
+    out["PATIENT_ANSWER_TIME"] = _stamp(instance, row.patient_answer_at)
+    out["LAST_UPDATE"] = _stamp(instance, row.updated_at)
     return out

@@ -226,9 +226,7 @@ def reservation_detail(store: Store, instance: Instance, reservation_id: int) ->
         message_ids |= {e.message_id for e in event_rows if e.message_id}
         message_rows = timeline.messages(instance.id, message_ids)
     linked = {message.id: message for message in map(_linked, message_rows)}
-    events = tuple(
-        Event(e.at, e.event, e.detail, e.reminder_id, e.message_id) for e in event_rows
-    )
+    events = tuple(Event(e.at, e.event, e.detail, e.reminder_id, e.message_id) for e in event_rows)
     reminders = tuple(
         ReminderOutcome(
             id=r.id,

@@ -119,6 +119,18 @@ class ReservationRepository(Protocol):
         """The stored reservations with these APP_LIDs, in one read."""
         ...
 
+    def offer_new(
+        self, instance_id: int, rows: list[dict[str, Any]], *, at: datetime, by: str
+    ) -> tuple[int, dict[str, int]]:
+        """Take the instance's change lock, number the ``rows`` in order from the
+        next change number (``change_seq``), insert those whose APP_LID the
+        instance does not have yet, record each in the history as created (``at``,
+        by ``by``) and move the sequence past every row offered, at once; the
+        first number and the inserted rows' ids by APP_LID (a row whose APP_LID is
+        taken is skipped: the caller sets the sequence back to the last number it
+        used with ``InstanceRepository.advance_seq``)."""
+        ...
+
     def write_batch(
         self,
         instance_id: int,

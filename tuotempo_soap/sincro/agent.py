@@ -57,6 +57,7 @@ class RunSummary:
         return (
             f"read {self.read}, unchanged {self.unchanged}, sent {self.sent}, "
             f"refused {self.refused}, unreadable {self.unreadable}, "
+            f"not in TT_RESOURCES {self.not_sent}, "
             f"deleted (sent as cancelled) {self.deleted}, forgotten {self.forgotten}; "
             f"patient cancellations written {self.cancellations}"
         )

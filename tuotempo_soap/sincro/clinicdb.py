@@ -21,7 +21,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, column, create_engine, insert, inspect, select, table
+from sqlalchemy import (
+    Connection,
+    Engine,
+    column,
+    create_engine,
+    false,
+    insert,
+    inspect,
+    literal_column,
+    select,
+    table,
+)
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.sql.expression import TableClause
@@ -158,9 +169,11 @@ class ClinicDatabase:
                     "may not see it)",
                     field=configured,
                 )
-            found = {
-                c["name"].upper(): c["name"] for c in inspector.get_columns(real, schema=schema)
-            }
+            # The columns as a query sees them: reflecting a view's definition
+            # (SHOW CREATE VIEW on MariaDB) needs more than the SELECT right.
+            probe = select(literal_column("*")).select_from(table(real, schema=schema))
+            keys = connection.execute(probe.where(false())).keys()
+            found = {str(name).upper(): str(name) for name in keys}
         columns = {name: found[name.upper()] for name in wanted if name.upper() in found}
         required = list(_REQUIRED[kind])
         if kind == "reservations" and clinic.change_column:

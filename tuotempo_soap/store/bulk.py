@@ -1,11 +1,13 @@
 """A batch of reservation changes written by ONE statement on PostgreSQL.
 
-The batch travels as a single jsonb parameter that ``jsonb_to_recordset``
-turns back into typed rows, and one statement (data-modifying CTEs) writes
-the rows, records every change in ``reservation_changes`` and moves the
-instance's change sequence on: ``insert_new`` offers every item of a batch as
-a new reservation (``ON CONFLICT DO NOTHING``: the unique key, not a query
-plan, decides which are new), ``write_batch`` writes the rest.
+The batch travels as a single JSON parameter that ``json_to_recordset`` turns
+back into typed rows (json, not jsonb: read once, in order, it costs the
+server about a third less than building a jsonb value first), and one
+statement (data-modifying CTEs) writes the rows, records every change in
+``reservation_changes`` and moves the instance's change sequence on:
+``offer_new`` takes the instance's change lock and offers every item of a
+batch as a new reservation (``ON CONFLICT DO NOTHING``: the unique key, not a
+query plan, decides which are new), ``write_batch`` writes the rest.
 
 Why not SQLAlchemy's executemany: a multi-row VALUES binds every cell (100
 rows x 43 columns = 4,300 literals the driver renders one by one and the
@@ -14,7 +16,7 @@ then the history and the sequence take two more statements, each a round trip
 made while the instance's change lock is held. Here the driver quotes one
 string, the server parses one JSON document, and the lock is held for one
 round trip per statement saved. SQLite keeps the portable statements
-(``ReservationRepository``): it has no jsonb_to_recordset, and there a
+(``ReservationRepository``): it has no json_to_recordset, and there a
 statement costs no round trip.
 """
 
@@ -94,7 +96,7 @@ def _statement(insert_columns: tuple[str, ...], update_columns: tuple[str, ...])
             raise ValueError("new and changed rows record different columns")
     parts = [
         "WITH batch AS MATERIALIZED (SELECT * FROM "  # noqa: S608 (checked names)
-        f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({record}))",
+        f"json_to_recordset(CAST(:rows AS json)) AS x({record}))",
         "advance AS (UPDATE instances SET change_seq = :last_seq WHERE id = :instance_id)",
     ]
     if insert_columns:
@@ -126,50 +128,65 @@ def _statement(insert_columns: tuple[str, ...], update_columns: tuple[str, ...])
 
 
 @lru_cache(maxsize=16)
-def _insert_new_statement(columns: tuple[str, ...]) -> TextClause:
-    """INSERT every row whose key is free, their history, the sequence: one statement."""
+def _offer_new_statement(columns: tuple[str, ...]) -> TextClause:
+    """The lock, the numbering, the INSERT of every row whose key is free, their
+    history: one statement.
+
+    ``locked`` takes the instance's row lock (waiting for the writer holding it)
+    and moves the sequence past the batch; only then are the rows numbered and
+    inserted. Nothing here reads a table through the statement's snapshot (taken
+    before the wait): the conflict check of the unique index sees every
+    committed row, so a row another writer committed meanwhile is skipped.
+    """
     names = _checked(columns)
-    record = ", ".join(f"{name} {_TYPES[name]}" for name in names)
-    listed = ", ".join(names)
+    record = ", ".join(["place bigint", *(f"{name} {_TYPES[name]}" for name in names)])
+    listed = ", ".join([*names, "change_seq"])
     written = ", ".join(f"batch.{name}" for name in names if name in _RECORDED)
     return text(
-        "WITH batch AS MATERIALIZED (SELECT * FROM "  # noqa: S608 (checked names)
-        f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({record})), "
+        "WITH locked AS (UPDATE instances SET change_seq = change_seq + :count "  # noqa: S608 (checked names)
+        "WHERE id = :instance_id RETURNING change_seq - :count AS last), "
+        "batch AS MATERIALIZED (SELECT x.*, locked.last + x.place AS change_seq FROM "
+        f"json_to_recordset(CAST(:rows AS json)) AS x({record}) CROSS JOIN locked), "
         f"inserted AS (INSERT INTO reservations ({listed}) SELECT {listed} FROM batch "
         "ON CONFLICT (instance_id, app_lid) DO NOTHING RETURNING app_lid, id, change_seq), "
         "history AS (INSERT INTO reservation_changes (instance_id, change_seq, reservation_id, "
         "changed_at, changed_by, created, fields) SELECT :instance_id, inserted.change_seq, "
         "inserted.id, :at, :by, true, row_to_json(recorded)::text FROM inserted "
         "JOIN batch ON batch.app_lid = inserted.app_lid "
-        f"CROSS JOIN LATERAL (SELECT {written}) AS recorded), "
-        "advance AS (UPDATE instances SET change_seq = (SELECT max(change_seq) FROM inserted) "
-        "WHERE id = :instance_id AND EXISTS (SELECT FROM inserted)) "
-        "SELECT app_lid, id FROM inserted"
+        f"CROSS JOIN LATERAL (SELECT {written}) AS recorded) "
+        "SELECT locked.last, inserted.app_lid, inserted.id FROM locked "
+        "LEFT JOIN inserted ON true"
     ).bindparams(bindparam("rows", type_=Text()))
 
 
-def insert_new(
+def offer_new(
     connection: Connection,
     instance_id: int,
     rows: Sequence[Mapping[str, Any]],
     *,
     at: datetime,
     by: str,
-) -> dict[str, int]:
-    """Insert the ``rows`` whose (instance_id, app_lid) key is free, record each
-    as created ``at`` by ``by``, and set the instance's sequence to the highest
-    ``change_seq`` inserted, in one statement; the inserted rows' ids by APP_LID.
+) -> tuple[int, dict[str, int]]:
+    """``ReservationRepository.offer_new`` in one statement: the instance's change
+    lock, the rows numbered from the next change number in order, those whose
+    (instance_id, app_lid) key is free inserted and recorded as created ``at``
+    by ``by``, the sequence moved past the batch. Returns the first number and
+    the inserted rows' ids by APP_LID.
 
     The conflict arbiter (the unique index) decides which rows are new: no
     query plan is involved, so a table without statistics costs nothing more.
+    The JSON document is written before the statement, i.e. before the lock.
     """
-    if not rows:
-        return {}
+    document = _document([{**row, "place": place} for place, row in enumerate(rows, start=1)])
     result = connection.execute(
-        _insert_new_statement(tuple(rows[0])),
-        {"rows": _document(rows), "instance_id": instance_id, "at": at, "by": by},
+        _offer_new_statement(tuple(rows[0])),
+        {"rows": document, "count": len(rows), "instance_id": instance_id, "at": at, "by": by},
     )
-    return {app_lid: int(row_id) for app_lid, row_id in result}
+    rows_back = result.all()
+    if not rows_back:
+        raise LookupError(f"no instance {instance_id} to lock")
+    ids = {app_lid: int(row_id) for _last, app_lid, row_id in rows_back if app_lid is not None}
+    return int(rows_back[0][0]) + 1, ids
 
 
 def write_batch(

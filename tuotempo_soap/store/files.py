@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .tables import (
@@ -141,18 +141,18 @@ class FileExportRecord:
     finished_at: datetime | None
 
 
-def _source(row: Mapping[str, Any]) -> FileSourceRecord:
+def _source(row: RowMapping) -> FileSourceRecord:
     values = {key: row[key] for key in FileSourceRecord.__dataclass_fields__}
     for flag in ("export_enabled", "export_confirmations", "poll_enabled"):
         values[flag] = bool(values[flag])
     return FileSourceRecord(**values)
 
 
-def _import(row: Mapping[str, Any]) -> FileImportRecord:
+def _import(row: RowMapping) -> FileImportRecord:
     return FileImportRecord(**{key: row[key] for key in FileImportRecord.__dataclass_fields__})
 
 
-def _export(row: Mapping[str, Any]) -> FileExportRecord:
+def _export(row: RowMapping) -> FileExportRecord:
     return FileExportRecord(**{key: row[key] for key in FileExportRecord.__dataclass_fields__})
 
 
@@ -172,7 +172,7 @@ class FileSourceRepository:
         row = self.connection.execute(query).mappings().first()
         return _source(row) if row is not None else None
 
-    def list(self, instance_ids: Collection[int] | None = None) -> list[FileSourceRecord]:
+    def every(self, instance_ids: Collection[int] | None = None) -> list[FileSourceRecord]:
         query = self._select().order_by(instances.c.name)
         if instance_ids is not None:
             query = query.where(file_sources.c.instance_id.in_(sorted(instance_ids)))
@@ -387,6 +387,16 @@ class FileAppointmentRepository:
             for lid in app_lids
         ]
         return {str(lid) for lid in self.connection.execute(upsert, rows).scalars()}
+
+    def with_status(self, instance_id: int, app_lids: Sequence[str], status: str) -> set[str]:
+        """Which of these APP_LIDs of the instance have ``status`` now (one statement)."""
+        if not app_lids:
+            return set()
+        r = reservations.c
+        query = select(r.app_lid).where(
+            r.instance_id == instance_id, r.app_lid.in_(list(app_lids)), r.status == status
+        )
+        return {str(lid) for lid in self.connection.execute(query).scalars()}
 
     def _missing(self, instance_id: int, import_id: int, first: date, last: date) -> Any:
         f, r = file_appointments.c, reservations.c

@@ -6,13 +6,12 @@ dicts and values. Batches are written with one executemany statement each.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    RowMapping,
     Select,
     and_,
     bindparam,
@@ -22,17 +21,18 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError
 from . import bulk
 from .changes import ReservationChangeRepository, change_row
 from .columns import columns_of
-from .records import ApiUserRecord, InstanceRecord, ReservationQuery
+from .records import ApiUserRecord, InstanceRecord, ReservationQuery, ReservationRecord
 from .tables import api_users, instances, reservations
 
 _INSTANCE = select(*columns_of(instances, InstanceRecord))
+_RESERVATION = select(*columns_of(reservations, ReservationRecord))
 
 
 class InstanceRepository:
@@ -173,15 +173,18 @@ class ReservationRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def by_app_lids(self, instance_id: int, app_lids: Iterable[str]) -> dict[str, RowMapping]:
-        """The stored rows for these APP_LIDs, in one statement."""
+    def by_app_lids(
+        self, instance_id: int, app_lids: Iterable[str]
+    ) -> dict[str, ReservationRecord]:
+        """The stored reservations with these APP_LIDs, in one statement."""
         lids = list(app_lids)
         if not lids:
             return {}
-        query = select(reservations).where(
+        query = _RESERVATION.where(
             reservations.c.instance_id == instance_id, reservations.c.app_lid.in_(lids)
         )
-        return {row["app_lid"]: row for row in self.connection.execute(query).mappings()}
+        found = (ReservationRecord(*row) for row in self.connection.execute(query))
+        return {record.app_lid: record for record in found}
 
     def insert_many(self, rows: list[dict[str, Any]]) -> dict[str, int]:
         """Insert new rows in one statement; return their ids keyed by APP_LID."""
@@ -209,30 +212,46 @@ class ReservationRepository:
         )
         self.connection.execute(statement, rows)
 
-    def insert_new(
+    def offer_new(
         self, instance_id: int, rows: list[dict[str, Any]], *, at: datetime, by: str
-    ) -> dict[str, int]:
-        """Insert those of ``rows`` whose APP_LID the instance does not have yet,
-        record each in the change history (made ``at``, by ``by``) and move the
-        instance's sequence on to the highest ``change_seq`` inserted. Returns the
-        inserted rows' ids keyed by APP_LID; a row whose key is taken is skipped.
+    ) -> tuple[int, dict[str, int]]:
+        """Take the instance's change lock, number ``rows`` in order from the next
+        change number on (``change_seq``: the first + the row's place), insert
+        those whose APP_LID the instance does not have yet and record each in the
+        change history (made ``at``, by ``by``). The sequence is moved on past
+        every row offered; the caller sets it back (``advance_seq``) to the last
+        number it used if some rows were skipped. Returns the first number and the
+        inserted rows' ids by APP_LID; a row whose key is taken is skipped.
 
-        The unique (instance_id, app_lid) key decides, not a lookup: no plan to
-        go wrong on a table without statistics. PostgreSQL: one statement
-        (``bulk.insert_new``); elsewhere one statement per kind of write.
+        The unique (instance_id, app_lid) key decides which rows are new, not a
+        lookup: no plan to go wrong on a table without statistics. PostgreSQL:
+        all of it, the lock included, in one statement (``bulk.offer_new``), so
+        the lock is held from that statement to the commit and no longer.
         """
         if not rows:
-            return {}
+            raise ValueError("offer_new needs rows")
         if self.connection.dialect.name == "postgresql":
-            return bulk.insert_new(self.connection, instance_id, rows, at=at, by=by)
+            return bulk.offer_new(self.connection, instance_id, rows, at=at, by=by)
+        return self.offer_new_portable(instance_id, rows, at=at, by=by)
+
+    def offer_new_portable(
+        self, instance_id: int, rows: list[dict[str, Any]], *, at: datetime, by: str
+    ) -> tuple[int, dict[str, int]]:
+        """``offer_new`` in statements SQLite runs (``INSERT ... ON CONFLICT DO
+        NOTHING RETURNING``): the lock, the rows, their history, the sequence."""
+        instances_ = InstanceRepository(self.connection)
+        first = instances_.lock_for_changes(instance_id) + 1
+        numbered = [{**row, "change_seq": seq} for seq, row in enumerate(rows, start=first)]
         c = reservations.c
+        dialect_insert = (
+            postgresql.insert if self.connection.dialect.name == "postgresql" else sqlite.insert
+        )
         statement = (
-            sqlite.insert(reservations)
+            dialect_insert(reservations)
             .on_conflict_do_nothing(index_elements=[c.instance_id, c.app_lid])
             .returning(c.app_lid, c.id)
         )
-        ids = {app_lid: int(row_id) for app_lid, row_id in self.connection.execute(statement, rows)}
-        inserted = [row for row in rows if row["app_lid"] in ids]
+        ids = {lid: int(row_id) for lid, row_id in self.connection.execute(statement, numbered)}
         ReservationChangeRepository(self.connection).add_many(
             [
                 change_row(
@@ -244,13 +263,12 @@ class ReservationRepository:
                     values=row,
                     created=True,
                 )
-                for row in inserted
+                for row in numbered
+                if row["app_lid"] in ids
             ]
         )
-        if inserted:
-            last = max(row["change_seq"] for row in inserted)
-            InstanceRepository(self.connection).advance_seq(instance_id, last)
-        return ids
+        instances_.advance_seq(instance_id, first + len(rows) - 1)
+        return first, ids
 
     def write_batch(
         self,
@@ -326,9 +344,9 @@ class ReservationRepository:
         InstanceRepository(self.connection).advance_seq(instance_id, last_seq)
         return ids
 
-    def query(self, q: ReservationQuery) -> Sequence[RowMapping]:
+    def query(self, q: ReservationQuery) -> list[ReservationRecord]:
         """Rows changed in (after_seq, upto_seq] matching the filters, in change order."""
-        return self.connection.execute(self.query_statement(q)).mappings().all()
+        return [ReservationRecord(*row) for row in self.connection.execute(self.query_statement(q))]
 
     @staticmethod
     def query_statement(q: ReservationQuery) -> Select[Any]:
@@ -358,25 +376,25 @@ class ReservationRepository:
             conditions.append(c.status == q.status)
         if q.changed_since is not None:
             conditions.append(c.updated_at >= q.changed_since)
-        return select(reservations).where(and_(*conditions)).order_by(c.change_seq).limit(q.limit)
+        return _RESERVATION.where(and_(*conditions)).order_by(c.change_seq).limit(q.limit)
 
-    def by_ids(self, instance_id: int, ids: Iterable[int]) -> list[RowMapping]:
+    def by_ids(self, instance_id: int, ids: Iterable[int]) -> list[ReservationRecord]:
         wanted = list(ids)
         if not wanted:
             return []
-        query = select(reservations).where(
+        query = _RESERVATION.where(
             reservations.c.instance_id == instance_id, reservations.c.id.in_(wanted)
         )
-        return list(self.connection.execute(query).mappings().all())
+        return [ReservationRecord(*row) for row in self.connection.execute(query)]
 
-    def on_days(self, instance_id: int, days: Iterable[date]) -> list[RowMapping]:
+    def on_days(self, instance_id: int, days: Iterable[date]) -> list[ReservationRecord]:
         wanted = sorted(set(days))
         if not wanted:
             return []
-        query = select(reservations).where(
+        query = _RESERVATION.where(
             reservations.c.instance_id == instance_id, reservations.c.app_date.in_(wanted)
         )
-        return list(self.connection.execute(query).mappings().all())
+        return [ReservationRecord(*row) for row in self.connection.execute(query)]
 
     def count(self, instance_id: int) -> int:
         query = select(func.count()).where(reservations.c.instance_id == instance_id)

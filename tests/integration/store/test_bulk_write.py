@@ -1,6 +1,7 @@
-"""updateReservations' batch write on PostgreSQL (``store/bulk.py``: the rows,
-their change history and the instance's sequence in one statement) stores
-exactly what the portable statements of ``write_batch_portable`` store: the
+"""updateReservations' batch writes on PostgreSQL (``store/bulk.py``: the lock,
+the rows, their change history and the instance's sequence in one statement)
+store exactly what the portable statements (``offer_new_portable``,
+``write_batch_portable``, what SQLite runs) store on the same database: the
 same rows, the same history (its JSON byte for byte) and the same sequence."""
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ TRICKY = [
     "emoji \U0001f9b7 tooth",
     "slash / \u2028 \u2029 sep",
     "apostrophe ' <xml> &amp;",
-    "{\"json\": [1, 2]}",
+    '{"json": [1, 2]}',
 ]
 
 
@@ -129,11 +130,12 @@ def test_one_statement_stores_what_the_portable_statements_store(
     outcomes = {}
     for name in (bulk_name, portable_name):
         if name == portable_name:
-            monkeypatch.setattr(
-                ReservationRepository,
-                "write_batch",
-                lambda self, *args, **kwargs: self.write_batch_portable(*args, **kwargs),
-            )
+            for method in ("offer_new", "write_batch"):
+                monkeypatch.setattr(
+                    ReservationRepository,
+                    method,
+                    getattr(ReservationRepository, f"{method}_portable"),
+                )
         outcomes[name] = push(store, name, first_batch(), NOW)
         outcomes[name] += push(store, name, second_batch(), later)
 

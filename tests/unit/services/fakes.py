@@ -71,9 +71,7 @@ class FakeTables:
     events: list[ReminderEventRecord] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     answer_links: dict[tuple[int, str], datetime] = field(default_factory=dict)
-    reply_questions: list[tuple[int, str, str, list[int], datetime]] = field(
-        default_factory=list
-    )
+    reply_questions: list[tuple[int, str, str, list[int], datetime]] = field(default_factory=list)
     # Instances whose clinic is reached through its web services.
     integrations: set[int] = field(default_factory=set)
     # Other portals' centers reached through an instance: (portal, CENTER_LID).
@@ -212,7 +210,9 @@ class FakeApiUserRepository(_Repository):
 
     @_counted()
     def usernames(self, instance_id: int) -> list[str]:
-        return sorted(u.username for u in self.tables.users.values() if u.instance_id == instance_id)
+        return sorted(
+            u.username for u in self.tables.users.values() if u.instance_id == instance_id
+        )
 
     @_counted(write=True)
     def set_password(self, user_id: int, password_hash: str, now: datetime) -> None:
@@ -285,7 +285,9 @@ class FakeReservationRepository(_Repository):
         return [r for r in self.tables.reservations.values() if r.instance_id == instance_id]
 
     @_counted()
-    def by_app_lids(self, instance_id: int, app_lids: Iterable[str]) -> dict[str, ReservationRecord]:
+    def by_app_lids(
+        self, instance_id: int, app_lids: Iterable[str]
+    ) -> dict[str, ReservationRecord]:
         wanted = set(app_lids)
         return {r.app_lid: r for r in self._mine(instance_id) if r.app_lid in wanted}
 
@@ -317,16 +319,17 @@ class FakeReservationRepository(_Repository):
         self.tables.instances[instance_id] = replace(found, change_seq=seq)
 
     @_counted(write=True)
-    def insert_new(
+    def offer_new(
         self, instance_id: int, rows: list[dict[str, Any]], *, at: datetime, by: str
-    ) -> dict[str, int]:
+    ) -> tuple[int, dict[str, int]]:
+        first = self.tables.instances[instance_id].change_seq + 1
+        numbered = [{**row, "change_seq": seq} for seq, row in enumerate(rows, start=first)]
         taken = {r.app_lid for r in self._mine(instance_id)}
-        ids = {row["app_lid"]: self._insert(row) for row in rows if row["app_lid"] not in taken}
-        inserted = [row for row in rows if row["app_lid"] in ids]
+        ids = {row["app_lid"]: self._insert(row) for row in numbered if row["app_lid"] not in taken}
+        inserted = [row for row in numbered if row["app_lid"] in ids]
         self._history(instance_id, ((ids[row["app_lid"]], row) for row in inserted), at, by)
-        if inserted:
-            self._advance(instance_id, max(row["change_seq"] for row in inserted))
-        return ids
+        self._advance(instance_id, first + len(rows) - 1)
+        return first, ids
 
     @_counted(write=True)
     def write_batch(
@@ -408,7 +411,9 @@ class FakeReservationChangeRepository(_Repository):
 
 class FakeMessageRepository(_Repository):
     @_counted()
-    def by_legacy_ids(self, instance_id: int, legacy_ids: Iterable[str]) -> dict[str, MessageRecord]:
+    def by_legacy_ids(
+        self, instance_id: int, legacy_ids: Iterable[str]
+    ) -> dict[str, MessageRecord]:
         wanted = set(legacy_ids)
         return {
             m.legacy_id: m

@@ -44,9 +44,7 @@ def queued(uow: FakeUnitOfWork, prefix: str) -> list[MessageRecord]:
     return [m for m in uow.tables.messages.values() if m.legacy_id.startswith(prefix)]
 
 
-def test_a_yes_by_sms_confirms_and_is_acknowledged(
-    uow: FakeUnitOfWork, instance: Instance
-) -> None:
+def test_a_yes_by_sms_confirms_and_is_acknowledged(uow: FakeUnitOfWork, instance: Instance) -> None:
     reminder = remind(uow, instance)
     seq = instances.get_instance(uow, instance.name)
     before = uow.tables.instances[seq.id].change_seq
@@ -112,9 +110,7 @@ def test_the_reference_a_gateway_quotes_picks_the_conversation(
     assert reminder.message_id is not None
     reference = uow.tables.messages[reminder.message_id].reference
 
-    result = answers.sms_reply(
-        uow, "gw", NUMBER, "SI", reply_reference=reference, now=REPLIED
-    )
+    result = answers.sms_reply(uow, "gw", NUMBER, "SI", reply_reference=reference, now=REPLIED)
 
     assert result.outcome == "CONFIRMED"
 

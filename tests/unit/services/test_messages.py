@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ from tuotempo_soap.errors import BatchTooLargeError, NotFoundError, RequestValid
 from tuotempo_soap.services import messages
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.services.messages import MessageAction, MessageFilter
+from tuotempo_soap.store.records import MessageRecord
 
 from .fakes import FakeUnitOfWork
 
@@ -21,7 +24,9 @@ def sms(legacy_id: str, to: str = "612345678", text: str = "Hola") -> dict[str, 
     return {"LEGACY_ID": legacy_id, "CHANNEL": "SMS", "TO": to, "TEXT": text}
 
 
-def send(uow: FakeUnitOfWork, instance: Instance, *items: dict[str, object]) -> messages.MessageBatchOutcome:
+def send(
+    uow: FakeUnitOfWork, instance: Instance, *items: dict[str, object]
+) -> messages.MessageBatchOutcome:
     return messages.update_messages(uow, instance, list(items), max_items=100, now=NOW)
 
 
@@ -115,7 +120,7 @@ def test_a_concurrent_call_that_queued_the_same_id_first_wins(
     winner = send(uow, instance, sms("a")).items[0]
     # Our read comes before the other call's commit: the id looks free, the
     # insert skips it, and the second read finds the winner's message.
-    reads = iter([{}])
+    reads: Iterator[dict[str, MessageRecord]] = iter([{}])
     real = uow.messages.by_legacy_ids
     uow.messages.by_legacy_ids = lambda *args: next(reads, None) or real(*args)  # type: ignore[method-assign]
 
@@ -137,9 +142,9 @@ def test_instances_keep_their_own_legacy_ids(uow: FakeUnitOfWork, instance: Inst
     assert theirs.message_id != mine.message_id
 
 
-def search(uow: FakeUnitOfWork, instance: Instance, **filters: object) -> messages.MessagePage:
+def search(uow: FakeUnitOfWork, instance: Instance, **filters: Any) -> messages.MessagePage:
     return messages.search_messages(
-        uow, instance, MessageFilter(**filters), default_page_size=2, max_page_size=3  # type: ignore[arg-type]
+        uow, instance, MessageFilter(**filters), default_page_size=2, max_page_size=3
     )
 
 
