@@ -13,7 +13,7 @@ rotating order, so a noisy machine slows them all alike):
 * the database floor of that call: lxml parse + XSD check of the same envelope,
   then ONE upsert of its 100 rows (already cleaned, as dicts; untimed) and the
   commit, on its own instance. On PostgreSQL the upsert is the cheapest single
-  statement we know (the rows as one jsonb document, ``jsonb_to_recordset``,
+  statement we know (the rows as one JSON document, ``json_to_recordset``,
   ``ON CONFLICT DO UPDATE``, ``RETURNING`` the ids), its JSON encoding timed;
   SQLAlchemy Core's executemany upsert of the same rows is shown beside it. The
   ratio of the fast engine's end-to-end call to this floor is printed;
@@ -94,8 +94,8 @@ def _iso(value: object) -> str:
     raise TypeError(type(value).__name__)
 
 
-def jsonb_upsert() -> TextClause:
-    """ONE statement upserting a batch of rows sent as one jsonb document."""
+def json_upsert() -> TextClause:
+    """ONE statement upserting a batch of rows sent as one JSON document."""
     dialect = postgresql.dialect()
     columns = [c for c in tables.reservations.columns if c.name != "id"]
     record = ", ".join(f"{c.name} {c.type.compile(dialect=dialect)}" for c in columns)
@@ -107,7 +107,7 @@ def jsonb_upsert() -> TextClause:
     )
     return text(
         f"INSERT INTO reservations ({listed}) SELECT {listed} FROM "  # noqa: S608 (our columns)
-        f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({record}) "
+        f"json_to_recordset(CAST(:rows AS json)) AS x({record}) "
         f"ON CONFLICT (instance_id, app_lid) DO UPDATE SET {updates} RETURNING app_lid, id"
     )
 
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     instances.create_instance(store, credentials["INSTANCE"])
     instances.add_user(store, credentials["INSTANCE"], "his", credentials["PASSWORD"])
     postgres = store.dialect == "postgresql"
-    upserts = ("jsonb", "Core") if postgres else ("Core",)
+    upserts = ("json", "Core") if postgres else ("Core",)
     floor_ids = {kind: instances.create_instance(store, f"tt_floor_{kind}").id for kind in upserts}
     store.dispose()
     old, new = app_for("spyne"), app_for("fast")
@@ -208,7 +208,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
     floor_engine = build_engine(url)
     statements = {"Core": core_upsert(floor_engine)}
     if postgres:
-        statements["jsonb"] = jsonb_upsert()
+        statements["json"] = json_upsert()
     floor_inputs: dict[str, list[tuple[bytes, list[dict[str, Any]]]]] = {k: [] for k in upserts}
     first_seq = itertools.count(1, 1000)
 
@@ -251,7 +251,7 @@ def run(args: argparse.Namespace, url: str, workdir: Path) -> int:
             if not schema.validate(root.find(f"{{{SOAP_ENV}}}Body")[0]):  # type: ignore[index]
                 raise RuntimeError("the envelope does not validate")
             with floor_engine.begin() as connection:
-                if kind == "jsonb":
+                if kind == "json":
                     parameters: Any = {"rows": document(rows)}
                 else:
                     parameters = rows

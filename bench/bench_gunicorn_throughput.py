@@ -73,14 +73,21 @@ TEMPLATES_PER_CLIENT = 8
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def templates(rng: random.Random, credentials: dict[str, str], client: int) -> list[bytes]:
-    """Envelopes of 100 realistic items with ``MARK`` where the batch number goes."""
+def templates(
+    rng: random.Random, credentials: dict[str, str], client: int, patients: list[str]
+) -> list[bytes]:
+    """Envelopes of 100 realistic items with ``MARK`` where the batch number goes.
+
+    Without ``patients`` every item has a mobile number never sent before (the
+    batch number is part of it); with them, each item's number is one of theirs.
+    """
     out = []
     for t in range(TEMPLATES_PER_CLIENT):
         items = make_items(rng, f"c{client}t{t}")
         for n, item in enumerate(items):
             item["APP_LID"] = f"C{client}-{MARK.decode()}-{n:02d}"
-            item["USER_MOBILE_PHONE"] = f"6{MARK.decode()}{n:02d}"
+            fresh = f"6{MARK.decode()}{n:02d}"
+            item["USER_MOBILE_PHONE"] = rng.choice(patients) if patients else fresh
         out.append(make_envelope(credentials, items))
     return out
 
@@ -428,7 +435,10 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
         for chosen in args.variants:
             # All clients act for one instance (one HIS), unless --instances says otherwise.
             logins = [make_instance(store).auth() for _ in range(max(1, args.instances))]
-            bodies = [templates(rng, logins[c % len(logins)], c) for c in range(args.clients)]
+            patients = [f"6{rng.randrange(10**8):08d}" for _ in range(args.patients)]
+            bodies = [
+                templates(rng, logins[c % len(logins)], c, patients) for c in range(args.clients)
+            ]
             process, port = start_server(database_url, workdir, chosen)
             meter = CpuMeter(process.pid, database_url)
             servers.append(
@@ -442,8 +452,10 @@ def run(args: argparse.Namespace, database_url: str, workdir: Path) -> None:
                 )
             )
         backend = make_url(database_url).get_backend_name()
+        phones = f"numbers of {args.patients} patients" if args.patients else "new numbers"
         print(
             f"{backend}, {args.clients} clients, {args.instances} instance(s), "
+            f"{phones}, "
             f"{args.rounds} rounds of {args.seconds:.0f} s per server; "
             f"load average {load_average()}"
         )
@@ -507,6 +519,13 @@ def main() -> int:
         default=1,
         help="instances the clients act for (default 1: one HIS; each instance's writes "
         "are serialised by its change lock)",
+    )
+    parser.add_argument(
+        "--patients",
+        type=int,
+        default=0,
+        help="draw the items' mobile numbers from this many patients (default 0: every item "
+        "a number never seen before, the costliest case for the phone check)",
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="length of one window")
     parser.add_argument("--rounds", type=int, default=3, help="windows per server")

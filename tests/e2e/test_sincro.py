@@ -428,7 +428,10 @@ def test_a_days_agenda_changes_deletions_and_a_patients_no(
     assert quiet["read"] == quiet["unchanged"] + quiet["not_in_TT_RESOURCES"]
 
     # At the clinic: one appointment moved, one deleted, one unreadable or refused.
-    clinic.execute("UPDATE agenda_appointment SET start_time = '12:30' WHERE appointment_id = 105")
+    clinic.execute(
+        "UPDATE agenda_appointment SET start_time = '12:30', end_time = '13:00' "
+        "WHERE appointment_id = 105"
+    )
     clinic.execute("DELETE FROM agenda_appointment WHERE appointment_id = 106")
     clinic.add_appointment(107, 1, 13 * 60)
     if clinic.kind == "mariadb":
@@ -437,7 +440,7 @@ def test_a_days_agenda_changes_deletions_and_a_patients_no(
         clinic.execute("UPDATE agenda_appointment SET state = 'WAITLIST' WHERE appointment_id = 107")
     changes = sincro.once()
     counts = summary(changes)
-    assert counts["deleted_(sent_as_cancelled)"] == 1 and counts["sent"] == 2, changes.stdout
+    assert counts["deleted_(sent_as_cancelled)"] == 1 and counts["sent"] == 2, changes.stderr
     assert counts["unreadable" if clinic.kind == "mariadb" else "refused"] == 1
     # Logged by APP_LID and field, never by value.
     field_at_fault = "APP_START_TIME" if clinic.kind == "mariadb" else "STATUS"
@@ -499,7 +502,7 @@ def test_a_days_agenda_changes_deletions_and_a_patients_no(
     status = sincro.run("status", "--json")
     assert status.returncode == 0, status.stderr
     state = json.loads(status.stdout)
-    assert state["rows"] == 13 and state["stale"] == 0 and state["cancellations_delivered"] == 1
+    assert state["rows"] == 12 and state["stale"] == 0 and state["cancellations_delivered"] == 1
     assert state["server_cursor"] and "#" in state["server_cursor"]
     assert (state["change_cursor"] is not None) == (clinic.kind == "mariadb")
 

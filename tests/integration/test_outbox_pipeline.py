@@ -221,3 +221,39 @@ def test_a_stop_during_a_pass_claims_no_more_and_finishes_what_it_holds(
     assert sent == claimed == len(sender.sent) < len(mids)
     states = [row(store, mid)["status"] for mid in mids]
     assert states.count("SENT") == claimed and states.count("QUEUED") == len(mids) - claimed
+
+
+def test_sends_go_on_while_outcomes_are_being_recorded(
+    store: Store, settings: Settings, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outcomes go to the database four at a time (never on a timer here); at
+    # most two such rounds wait while a recording is under way.
+    monkeypatch.setattr(worker_module, "FLUSH_AT", 4)
+    monkeypatch.setattr(worker_module, "FLUSH_SECONDS", 60.0)
+    monkeypatch.setattr(worker_module, "BACKLOG_ROUNDS", 2)
+    tuned = replace(settings, worker_batch_size=20, worker_concurrency=4, worker_lease_seconds=60)
+    _, mids = queue(store, clock, *(f"rec-{n}" for n in range(20)))
+    twelve = threading.Event()
+
+    class Counting(ThreadSafeSender):
+        def during(self, message: OutgoingMessage) -> None:
+            if len(self.sent) >= 12:
+                twelve.set()
+
+    sender = Counting()
+    worker = make_worker(store, sender, tuned, clock)
+    real = worker._record_many
+    held: list[bool] = []
+
+    def slow_database(outcomes: list[Any]) -> None:
+        if not held:  # the first recording waits for 12 sends to have started
+            held.append(twelve.wait(WAIT))
+        real(outcomes)
+
+    worker._record_many = slow_database  # type: ignore[method-assign]
+    assert worker.run_once() == 20
+    # 4 sends in the recording, then two rounds more (the backlog) went out
+    # while it was under way: no send waited for the database.
+    assert held == [True]
+    assert sorted(m.message_id for m in sender.sent) == sorted(mids)
+    assert {row(store, mid)["status"] for mid in mids} == {"SENT"}

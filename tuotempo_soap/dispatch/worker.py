@@ -64,7 +64,7 @@ _SEND_OUTCOME = {
 MAX_OUTAGE_PAUSE = 30.0  # seconds between tries while the database is unavailable
 FLUSH_SECONDS = 0.1  # longest an overlapped send's outcome waits to be recorded
 FLUSH_AT = 32  # outcomes recorded together once that many are waiting, at the latest
-BACKLOG_ROUNDS = 4  # rounds of outcomes waiting for the database before hand-outs pause
+BACKLOG_ROUNDS = 2  # rounds of outcomes waiting for the database before hand-outs pause
 HOUSEKEEPING_SECONDS = 1.0  # longest the planner and the expiry sweep wait on a busy queue
 
 # What ``_claim`` gives the send loop: the claimed rows and the deadline to

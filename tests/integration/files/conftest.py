@@ -7,6 +7,8 @@ clinic's side sees. Helpers write exports the way HIS software does."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import ipaddress
 import secrets
 import threading
@@ -18,10 +20,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
-from tuotempo_soap.services import instances, reminders
+from tuotempo_soap.services import answers, instances, reminders, reservations
 from tuotempo_soap.services.instances import Instance
+from tuotempo_soap.services.reservations import ReservationFilter
 from tuotempo_soap.store.engine import Store
+from tuotempo_soap.store.records import ids_of
+from tuotempo_soap.store.tables import reminders as reminders_table
+from tuotempo_soap.store.tables import reservations as reservations_table
 
 PASSWORD = "clinic-" + secrets.token_hex(8)
 PASSWORD_ENV = "TT_TEST_FILES_PASSWORD"
@@ -74,9 +81,12 @@ def row(lid: str, when: datetime, **fields: str) -> dict[str, str]:
 
 
 def export_text(rows: Sequence[Mapping[str, str]], delimiter: str = ";") -> str:
-    lines = [delimiter.join(HEADER)]
-    lines += [delimiter.join(r.get(name, "") for name in HEADER) for r in rows]
-    return "\r\n".join(lines) + "\r\n"
+    """CSV as HIS software writes it: quoted where a value holds the delimiter."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows([r.get(name, "") for name in HEADER] for r in rows)
+    return out.getvalue()
 
 
 def write_export(
@@ -108,6 +118,41 @@ def with_reminders(store: Store, instance: Instance) -> None:
 
 def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def stored(store: Store, instance: Instance, app_lid: str) -> dict[str, Any] | None:
+    page = reservations.get_reservations(
+        store,
+        instance,
+        ReservationFilter(app_lid=app_lid),
+        default_page_size=10,
+        max_page_size=10,
+    )
+    return page.reservations[0] if page.reservations else None
+
+
+def read_csv(path: Path, delimiter: str = ";") -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text(), newline=""), delimiter=delimiter))
+
+
+def patient_cancels(store: Store, instance: Instance, app_lid: str) -> None:
+    """The patient answers "cancel" from the link of their e-mail reminder."""
+    reminders.plan_changes(store)
+    with store.unit_of_work() as connection:
+        reservation_id = connection.execute(
+            select(reservations_table.c.id).where(
+                reservations_table.c.instance_id == instance.id,
+                reservations_table.c.app_lid == app_lid,
+            )
+        ).scalar_one()
+        planned = connection.execute(
+            select(reminders_table.c.id, reminders_table.c.reservation_ids).where(
+                reminders_table.c.instance_id == instance.id,
+                reminders_table.c.channel == "EMAIL",
+            )
+        ).all()
+    reminder_id = next(rid for rid, ids in planned if reservation_id in ids_of(ids))
+    assert answers.link_answer(store, reminder_id, "cancel").outcome == "CANCELLED"
 
 
 # --- servers --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tuotempo_soap.files.errors import FileAuthenticationError
-from tuotempo_soap.services import file_sources, reservations
+from tuotempo_soap.services import file_sources
 from tuotempo_soap.services.file_sources import RoundOutcome
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.engine import Store
@@ -26,15 +26,20 @@ from .conftest import (
     export_text,
     local_time,
     new_instance,
+    patient_cancels,
+    read_csv,
     row,
+    stored,
+    with_reminders,
     write_export,
 )
-from .test_rounds import patient_cancels, read_csv, stored, with_reminders
 
 ENV = {PASSWORD_ENV: "not-the-password"}
 
 
-def import_path(store: Store, instance: Instance, target: Path | str, **options: object) -> RoundOutcome:
+def import_path(
+    store: Store, instance: Instance, target: Path | str, **options: object
+) -> RoundOutcome:
     return file_sources.import_path(
         store,
         instance.name,
@@ -231,7 +236,7 @@ def test_an_interrupted_cancellations_file_is_written_again_never_twice(
 def test_an_ftps_server_is_trusted_only_with_its_certificate(
     store: Store, ftps_server: tuple[FtpServer, Path, Path]
 ) -> None:
-    server, root, certificate = ftps_server
+    server, _root, certificate = ftps_server
     instance = new_instance(store)
     url = f"ftps://127.0.0.1:{server.port}/"
     file_sources.configure(

@@ -6,30 +6,23 @@ and patients' cancellations go back to the clinic, each in one file."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import time
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import select
-
-from tuotempo_soap.services import answers, file_sources, reminders, reservations
+from tuotempo_soap.services import file_sources, reservations
 from tuotempo_soap.services.file_sources import RoundOutcome
 from tuotempo_soap.services.instances import Instance
-from tuotempo_soap.services.reservations import ReservationFilter
 from tuotempo_soap.store.engine import Store
-from tuotempo_soap.store.records import ids_of
-from tuotempo_soap.store.tables import reminders as reminders_table
-from tuotempo_soap.store.tables import reservations as reservations_table
 
 from .conftest import (
     Folder,
     export_text,
     local_time,
     new_instance,
+    patient_cancels,
+    read_csv,
     row,
+    stored,
     with_reminders,
 )
 
@@ -40,41 +33,6 @@ def round_of(store: Store, instance: Instance, folder: Folder) -> RoundOutcome:
     )
     assert outcome.ok, outcome.error
     return outcome
-
-
-def stored(store: Store, instance: Instance, app_lid: str) -> dict[str, Any] | None:
-    page = reservations.get_reservations(
-        store,
-        instance,
-        ReservationFilter(app_lid=app_lid),
-        default_page_size=10,
-        max_page_size=10,
-    )
-    return page.reservations[0] if page.reservations else None
-
-
-def read_csv(path: Path, delimiter: str = ";") -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(path.read_text(), newline=""), delimiter=delimiter))
-
-
-def patient_cancels(store: Store, instance: Instance, app_lid: str) -> None:
-    """The patient answers "cancel" from the link of their e-mail reminder."""
-    reminders.plan_changes(store)
-    with store.unit_of_work() as connection:
-        reservation_id = connection.execute(
-            select(reservations_table.c.id).where(
-                reservations_table.c.instance_id == instance.id,
-                reservations_table.c.app_lid == app_lid,
-            )
-        ).scalar_one()
-        planned = connection.execute(
-            select(reminders_table.c.id, reminders_table.c.reservation_ids).where(
-                reminders_table.c.instance_id == instance.id,
-                reminders_table.c.channel == "EMAIL",
-            )
-        ).all()
-    reminder_id = next(rid for rid, ids in planned if reservation_id in ids_of(ids))
-    assert answers.link_answer(store, reminder_id, "cancel").outcome == "CANCELLED"
 
 
 def test_a_file_is_read_once_complete_and_only_once(store: Store, folder: Folder) -> None:
