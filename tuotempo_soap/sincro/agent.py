@@ -180,7 +180,7 @@ class SincroAgent:
     def run_once(self) -> RunSummary:
         summary = RunSummary()
         with self.state.locked():
-            self.state.claim(self.config.server.url, self.config.server.instance)
+            self.state.claim(self.config.server.instance)
             today = self.now().date()
             self._pull_cancellations(summary, today)
             self._push_changes(summary, today)

@@ -128,18 +128,18 @@ class SincroState:
 
     # --- identity ---------------------------------------------------------------
 
-    def claim(self, server_url: str, instance: str) -> None:
-        """Bind the file to one server and instance: a cursor or a checksum of
-        another instance's would silently skip changes."""
-        identity = json.dumps({"server": server_url, "instance": instance}, sort_keys=True)
+    def claim(self, instance: str) -> None:
+        """Bind the file to one instance: another instance's cursor or checksums
+        would silently skip changes. (The server's address may change: a new
+        proxy in front of the same server.)"""
         current = self.get(IDENTITY)
         if current is None:
-            self.put(IDENTITY, identity)
-        elif current != identity:
-            held = json.loads(current)
+            self.put(IDENTITY, json.dumps({"instance": instance}))
+        elif json.loads(current)["instance"] != instance:
+            held = json.loads(current)["instance"]
             raise StateError(
-                f"the state file {self.path} belongs to instance {held['instance']} at "
-                f"{held['server']}; give this configuration its own [state] path",
+                f"the state file {self.path} belongs to instance {held}; give this "
+                "configuration its own [state] path",
                 field="state.path",
             )
 
