@@ -339,7 +339,9 @@ class Agent:
         return done
 
 
-def write_config(path: Path, world: World, who: Credentials, clinic: ClinicDb, **extra: str) -> Path:
+def write_config(
+    path: Path, world: World, who: Credentials, clinic: ClinicDb, **extra: str
+) -> Path:
     agent_url = clinic.agent_url.render_as_string(hide_password=False)
     lines = [
         "[server]",
@@ -399,7 +401,6 @@ def test_a_days_agenda_changes_deletions_and_a_patients_no(
     world: World, clinic: ClinicDb, agent: tuple[Agent, Credentials]
 ) -> None:
     sincro, who = agent
-    day = DAY.strftime("%d/%m/%Y")
     published = {str(d * 100 + s) for d in (1, 2) for s in range(1, 7)}
 
     # The first run sends the day: doctor 3 is not in TT_RESOURCES, so not hers.
@@ -410,7 +411,8 @@ def test_a_days_agenda_changes_deletions_and_a_patients_no(
     rows = world.reservations(who)
     assert set(rows) == published
     ana = rows["102"]
-    assert (ana.APP_DATE, ana.APP_START_TIME, ana.APP_END_TIME) == (day, "09:30", "10:00")
+    assert DAY.strftime("%d/%m/%Y") == ana.APP_DATE
+    assert (ana.APP_START_TIME, ana.APP_END_TIME) == ("09:30", "10:00")
     assert ana.RESOURCE_NAME == "Ana Rossi" and ana.LOCATION_NAME == "Centro"
     assert ana.LOCATION_LID == "C1" and rows["201"].LOCATION_NAME == "Norte"
     assert ana.USER_MOBILE_PHONE == "+34611000102" and ana.STATUS == "APPROVED"
@@ -435,9 +437,13 @@ def test_a_days_agenda_changes_deletions_and_a_patients_no(
     clinic.execute("DELETE FROM agenda_appointment WHERE appointment_id = 106")
     clinic.add_appointment(107, 1, 13 * 60)
     if clinic.kind == "mariadb":
-        clinic.execute("UPDATE agenda_appointment SET start_time = '25:99' WHERE appointment_id = 107")
+        clinic.execute(
+            "UPDATE agenda_appointment SET start_time = '25:99' WHERE appointment_id = 107"
+        )
     else:
-        clinic.execute("UPDATE agenda_appointment SET state = 'WAITLIST' WHERE appointment_id = 107")
+        clinic.execute(
+            "UPDATE agenda_appointment SET state = 'WAITLIST' WHERE appointment_id = 107"
+        )
     changes = sincro.once()
     counts = summary(changes)
     assert counts["deleted_(sent_as_cancelled)"] == 1 and counts["sent"] == 2, changes.stderr

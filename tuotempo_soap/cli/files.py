@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ..dispatch.worker import default_worker_id
+from ..errors import StoreUnavailableError
 from ..services import file_sources
 from ..services.file_exports import ExportOutcome
 from ..services.file_imports import ImportOutcome, ProgressFactory, no_progress
@@ -265,13 +266,21 @@ def files_poll(cli: CliContext, once: bool, only: str | None, every: float) -> N
     owner = default_worker_id()
     failed = False
     while True:
-        for outcome in file_sources.poll_due(
-            store,
-            owner=owner,
-            batch_size=settings.max_batch_items,
-            only=only,
-            progress=_progress(bool(once or only)),
-        ):
+        try:
+            outcomes = file_sources.poll_due(
+                store,
+                owner=owner,
+                batch_size=settings.max_batch_items,
+                only=only,
+                progress=_progress(bool(once or only)),
+            )
+        except StoreUnavailableError as exc:
+            if once or only:
+                raise
+            # A long-running poller outlives a database outage: the next check retries.
+            click.echo(f"error: {exc.message}", err=True)
+            outcomes = []
+        for outcome in outcomes:
             if outcome.skipped:
                 click.echo(f"{outcome.instance}: another round holds it")
                 continue

@@ -290,10 +290,11 @@ def read_layout(stream: IO[str], delimiter: str | None = None) -> Layout:
         raise_format("no delimiter to try", "header")
     known, chosen, names = best
     if known == 0:
-        shown = header[:80]
+        # The line itself is not repeated: a data row in its place holds patients' numbers.
         raise_format(
-            f"line {line_number} is not a header line of the guide's fields "
-            f"(APP_LID, APP_DATE, RESOURCE_LID, ...): '{shown}'",
+            f"line {line_number} is not a header line: none of its {len(names)} values "
+            f"(delimiter {delimiter_label(chosen)!r}) names a field of the guide "
+            "(APP_LID, APP_DATE, RESOURCE_LID, ...)",
             "header",
         )
     # An export that ends every line with the delimiter has an empty last name.

@@ -309,6 +309,8 @@ def is_export(name: str, source: FileSourceRecord | None) -> bool:
     under way)."""
     if name.startswith(".") or name.lower().endswith((RESULT_SUFFIX, ".done", ".part")):
         return False
+    if "/" in name or "\\" in name:  # a server's listing names files of this folder only
+        return False
     prefix = source.export_prefix if source is not None else DEFAULTS["export_prefix"]
     if name.startswith(prefix):
         return False
@@ -421,6 +423,10 @@ def run_round(
     now = now or utcnow()
     instance = get_instance(store, source.instance_name)
     outcome = RoundOutcome(instance.name)
+    if instance.disabled_at is not None:
+        return RoundOutcome(
+            instance.name, ok=False, error=f"{instance.name} is switched off; nothing is read"
+        )
     if not _acquire(store, instance, owner, now):
         return RoundOutcome(instance.name, skipped=True)
     work = _Round(

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.sql.expression import Select, TableClause
 
 from ..clinic.errors import redact
 from ..domain.reservation import FIELD_NAMES
@@ -171,7 +171,7 @@ class ClinicDatabase:
                 )
             # The columns as a query sees them: reflecting a view's definition
             # (SHOW CREATE VIEW on MariaDB) needs more than the SELECT right.
-            probe = select(literal_column("*")).select_from(table(real, schema=schema))
+            probe: Select[Any] = select(literal_column("*")).select_from(table(real, schema=schema))
             keys = connection.execute(probe.where(false())).keys()
             found = {str(name).upper(): str(name) for name in keys}
         columns = {name: found[name.upper()] for name in wanted if name.upper() in found}

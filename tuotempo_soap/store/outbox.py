@@ -33,12 +33,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Update
 
 from ..domain.message import MessageStatus
-from .columns import columns_of
+from .columns import columns_of, record_factory
 from .records import REFERENCE_PATTERN, MessageQuery, MessageRecord
 from .tables import instances, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
 _MESSAGE = select(*columns_of(messages, MessageRecord))
+_message = record_factory(MessageRecord)
 # Instances an operator switched off (``instances.disabled_at``): few or none.
 _DISABLED_INSTANCES = select(instances.c.id).where(instances.c.disabled_at.is_not(None))
 
@@ -186,7 +187,7 @@ class MessageRepository:
         if not ids:
             return {}
         query = _MESSAGE.where(messages.c.instance_id == instance_id, messages.c.legacy_id.in_(ids))
-        found = (MessageRecord(*row) for row in self.connection.execute(query))
+        found = (_message(row) for row in self.connection.execute(query))
         return {record.legacy_id: record for record in found}
 
     def insert_new(self, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -227,7 +228,7 @@ class MessageRepository:
         if q.sent_to is not None:
             conditions.append(c.sent_at < q.sent_to)
         statement = _MESSAGE.where(and_(*conditions)).order_by(c.id).limit(q.limit)
-        return [MessageRecord(*row) for row in self.connection.execute(statement)]
+        return [_message(row) for row in self.connection.execute(statement)]
 
     def expire_due(self, now: datetime) -> int:
         """Messages past their expiry are never sent: mark them EXPIRED."""
@@ -538,7 +539,7 @@ class MessageRepository:
             query = _MESSAGE.where(handed_over, c.provider_message_id == provider_message_id)
             row = self.connection.execute(query).first()
             if row is not None:
-                return MessageRecord(*row)
+                return _message(row)
         if not reference or not REFERENCE_PATTERN.fullmatch(reference):
             return None
         query = _MESSAGE.where(handed_over, c.reference == reference)
@@ -551,7 +552,7 @@ class MessageRepository:
                 c.sent_at.is_not(None),
             )
             row = self.connection.execute(legacy).first()
-        return None if row is None else MessageRecord(*row)
+        return None if row is None else _message(row)
 
     def move(self, message_id: int, from_status: str, values: Mapping[str, Any]) -> bool:
         """Compare-and-set on status, so concurrent receipts cannot undo each other."""

@@ -6,7 +6,7 @@ in-memory fakes their unit tests run on) use them without a database. Each
 record's fields are the table's columns, named and ordered alike
 (``tests/unit/store/test_records.py`` holds them equal); a repository selects
 exactly those columns, in that order, and builds a record from each row
-positionally (``ReservationRecord(*row)``), the cheapest way there is.
+positionally (``store.columns.record_factory``).
 """
 
 from __future__ import annotations

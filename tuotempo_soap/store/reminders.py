@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .columns import columns_of
+from .columns import columns_of, record_factory
 from .records import (
     ReminderEventRecord,
     ReminderRecord,
@@ -48,6 +48,9 @@ _SENT = ("SENT", "DELIVERED")
 _SETTINGS = select(*columns_of(reminder_settings, ReminderSettingsRecord))
 _REMINDER_COLUMNS = columns_of(reminders, ReminderRecord)
 _REMINDER = select(*_REMINDER_COLUMNS)
+_settings = record_factory(ReminderSettingsRecord)
+_reminder = record_factory(ReminderRecord)
+_event = record_factory(ReminderEventRecord)
 
 
 class ReminderSettingsRepository:
@@ -57,10 +60,10 @@ class ReminderSettingsRepository:
     def get(self, instance_id: int) -> ReminderSettingsRecord | None:
         query = _SETTINGS.where(reminder_settings.c.instance_id == instance_id)
         row = self.connection.execute(query).first()
-        return None if row is None else ReminderSettingsRecord(*row)
+        return None if row is None else _settings(row)
 
     def all(self) -> list[ReminderSettingsRecord]:
-        return [ReminderSettingsRecord(*row) for row in self.connection.execute(_SETTINGS)]
+        return [_settings(row) for row in self.connection.execute(_SETTINGS)]
 
     def save(self, instance_id: int, rules_json: str, now: datetime) -> None:
         if self.get(instance_id) is None:
@@ -242,7 +245,7 @@ class ReminderRepository:
             .limit(limit)
         )
         return [
-            SentReminder(ReminderRecord(*row[:-2]), row[-2], row[-1])
+            SentReminder(_reminder(row[:-2]), row[-2], row[-1])
             for row in self.connection.execute(query)
         ]
 
@@ -282,10 +285,6 @@ class ReminderRepository:
         return None if row is None else _reminder(row)
 
 
-def _reminder(row: Sequence[Any]) -> ReminderRecord:
-    return ReminderRecord(*row)
-
-
 class EventRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -301,7 +300,7 @@ class EventRepository:
             .where(c.instance_id == instance_id, c.reservation_id == reservation_id)
             .order_by(c.at, c.id)
         )
-        return [ReminderEventRecord(*row) for row in self.connection.execute(query)]
+        return [_event(row) for row in self.connection.execute(query)]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Repositories: the SQL for instances, API users and reservations.
 
-Each takes an open connection (a unit of work from ``Store``) and speaks in plain
-dicts and values. Batches are written with one executemany statement each.
+Each takes an open connection (``Store.begin`` builds them on its own), reads
+typed records (``store.records``) and writes plain dicts. Batches are written
+with one statement each.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import ConflictError
 from . import bulk
 from .changes import ReservationChangeRepository, change_row
-from .columns import columns_of
+from .columns import columns_of, record_factory
 from .records import ApiUserRecord, InstanceRecord, ReservationQuery, ReservationRecord
 from .tables import api_users, instances, reservations
 
 _INSTANCE = select(*columns_of(instances, InstanceRecord))
 _RESERVATION = select(*columns_of(reservations, ReservationRecord))
+_instance = record_factory(InstanceRecord)
+_user = record_factory(ApiUserRecord)
+_reservation = record_factory(ReservationRecord)
 # The longest range of days getReservations reads as one page per day, merged.
 MERGED_DAYS = 14
 
@@ -58,11 +62,11 @@ class InstanceRepository:
 
     def by_name(self, name: str) -> InstanceRecord | None:
         row = self.connection.execute(_INSTANCE.where(instances.c.name == name)).first()
-        return None if row is None else InstanceRecord(*row)
+        return None if row is None else _instance(row)
 
     def by_id(self, instance_id: int) -> InstanceRecord | None:
         row = self.connection.execute(_INSTANCE.where(instances.c.id == instance_id)).first()
-        return None if row is None else InstanceRecord(*row)
+        return None if row is None else _instance(row)
 
     def set_disabled(self, instance_id: int, at: datetime | None) -> bool:
         """Switch off (``at``: since when) or back on (None); False when it already was."""
@@ -77,7 +81,7 @@ class InstanceRepository:
 
     def list(self) -> list[InstanceRecord]:
         rows = self.connection.execute(_INSTANCE.order_by(instances.c.name))
-        return [InstanceRecord(*row) for row in rows]
+        return [_instance(row) for row in rows]
 
     def lock_for_changes(self, instance_id: int) -> int:
         """Take the instance's change lock and return its last sequence number.
@@ -144,14 +148,14 @@ class ApiUserRepository:
         row = self.connection.execute(query).first()
         if row is None:
             return None, None
-        return InstanceRecord(*row[:-1]), row[-1]
+        return _instance(row[:-1]), row[-1]
 
     def get(self, instance_id: int, username: str) -> ApiUserRecord | None:
         query = select(*columns_of(api_users, ApiUserRecord)).where(
             api_users.c.instance_id == instance_id, api_users.c.username == username
         )
         row = self.connection.execute(query).first()
-        return None if row is None else ApiUserRecord(*row)
+        return None if row is None else _user(row)
 
     def usernames(self, instance_id: int) -> list[str]:
         query = (
@@ -186,7 +190,7 @@ class ReservationRepository:
         query = _RESERVATION.where(
             reservations.c.instance_id == instance_id, reservations.c.app_lid.in_(lids)
         )
-        found = (ReservationRecord(*row) for row in self.connection.execute(query))
+        found = (_reservation(row) for row in self.connection.execute(query))
         return {record.app_lid: record for record in found}
 
     def insert_many(self, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -350,7 +354,7 @@ class ReservationRepository:
     def query(self, q: ReservationQuery) -> list[ReservationRecord]:
         """Rows changed in (after_seq, upto_seq] matching the filters, in change order."""
         statement = self.query_statement(q, merge_days=self.connection.dialect.name == "postgresql")
-        return [ReservationRecord(*row) for row in self.connection.execute(statement)]
+        return [_reservation(row) for row in self.connection.execute(statement)]
 
     @staticmethod
     def query_statement(q: ReservationQuery, *, merge_days: bool = False) -> Select[Any]:
@@ -430,7 +434,7 @@ class ReservationRepository:
         query = _RESERVATION.where(
             reservations.c.instance_id == instance_id, reservations.c.id.in_(wanted)
         )
-        return [ReservationRecord(*row) for row in self.connection.execute(query)]
+        return [_reservation(row) for row in self.connection.execute(query)]
 
     def on_days(self, instance_id: int, days: Iterable[date]) -> list[ReservationRecord]:
         wanted = sorted(set(days))
@@ -439,7 +443,7 @@ class ReservationRepository:
         query = _RESERVATION.where(
             reservations.c.instance_id == instance_id, reservations.c.app_date.in_(wanted)
         )
-        return [ReservationRecord(*row) for row in self.connection.execute(query)]
+        return [_reservation(row) for row in self.connection.execute(query)]
 
     def count(self, instance_id: int) -> int:
         query = select(func.count()).where(reservations.c.instance_id == instance_id)

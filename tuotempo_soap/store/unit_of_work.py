@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 class SqlUnitOfWork:
     """One transaction on ``store``'s engine (``write``: takes SQLite's write lock
-    at BEGIN). Enter it once; the repositories work until the block ends."""
+    at BEGIN) per ``with`` block; the repositories work until the block ends."""
 
     instances: InstanceRepository
     users: ApiUserRepository
@@ -61,7 +61,7 @@ class SqlUnitOfWork:
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._scope is not None:
-            raise RuntimeError("a unit of work is entered once")
+            raise RuntimeError("units of work do not nest: this one is in progress")
         with ExitStack() as scope:
             scope.enter_context(self._store.translated_errors())
             connection = scope.enter_context(self._store.connect(write=self._write))

@@ -314,3 +314,43 @@ def test_memory_stays_bounded_whatever_the_file_size(store: Store, tmp_path: Pat
     large = _peak_import(store, tmp_path, 5000)
     # 2.5 times the rows, not 2.5 times the memory: one batch at a time is held.
     assert large < small * 1.5, (small, large)
+
+
+def test_an_import_that_stopped_half_way_is_read_again_whole(store: Store, tmp_path: Path) -> None:
+    from tuotempo_soap.files.transports import LocalTransport, RemoteFile
+    from tuotempo_soap.services import file_imports
+
+    instance = new_instance(store)
+    file_sources.configure(store, instance.name, url=str(tmp_path))
+    path = write_export(
+        tmp_path, "big.csv", [row(f"S{i:03d}", local_time(1, 8, i)) for i in range(25)]
+    )
+
+    class Stopped(Exception):
+        pass
+
+    def stop() -> None:  # the process dies after its first batch
+        raise Stopped
+
+    settings = file_sources.import_settings(None, batch_size=10)
+    with pytest.raises(Stopped):
+        file_imports.import_file(
+            store,
+            instance,
+            LocalTransport(),
+            str(tmp_path),
+            RemoteFile("big.csv", path.stat().st_size),
+            settings,
+            keep_alive=stop,
+        )
+    assert stored(store, instance, "S009") is not None and stored(store, instance, "S010") is None
+    rounds = [
+        file_sources.poll_due(store, owner="t", batch_size=10, only=instance.name)[0]
+        for _ in range(2)
+    ]
+    assert rounds[0].waiting == ["big.csv"]
+    [again] = rounds[1].imports
+    # Read whole again: the first batch's rows are no duplicates of an attempt that died.
+    assert (again.state, again.rejected, again.unchanged, again.created) == ("DONE", 0, 10, 15)
+    states = [r.state for r in file_sources.history(store, instance).imports]
+    assert states == ["DONE", "INTERRUPTED"]

@@ -117,8 +117,9 @@ def test_a_header_without_a_required_column_names_it() -> None:
 
 def test_a_file_without_a_header_is_refused() -> None:
     with pytest.raises(FileFormatError, match="not a header line") as raised:
-        read_layout(io.StringIO("1;15/01/2027;10:00;DR1\n"))
+        read_layout(io.StringIO("1;15/01/2027;10:00;+34611222333;DR1\n"))
     assert raised.value.field == "header"
+    assert "611222333" not in raised.value.message  # a data row is not repeated anywhere
     with pytest.raises(FileFormatError, match="empty"):
         read_layout(io.StringIO("\n\n"))
 

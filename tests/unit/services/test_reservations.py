@@ -68,7 +68,7 @@ def test_a_batch_of_new_reservations_is_one_statement(
 ) -> None:
     update(uow, instance, *(item(f"N{n}") for n in range(60)))
 
-    assert uow.calls["FakeReservationRepository.insert_new"] == 1
+    assert uow.calls["FakeReservationRepository.offer_new"] == 1
     assert uow.calls["FakeReservationRepository.by_app_lids"] == 0
     assert uow.calls["FakeReservationRepository.write_batch"] == 0
 
@@ -83,7 +83,7 @@ def test_a_mixed_batch_reads_once_and_writes_once(uow: FakeUnitOfWork, instance:
     assert outcome.count(ItemAction.UPDATED) == 30
     assert outcome.count(ItemAction.UNCHANGED) == 30
     assert outcome.count(ItemAction.CREATED) == 40
-    assert uow.calls["FakeReservationRepository.insert_new"] == 1
+    assert uow.calls["FakeReservationRepository.offer_new"] == 1
     assert uow.calls["FakeReservationRepository.by_app_lids"] == 1
     assert uow.calls["FakeReservationRepository.write_batch"] == 1
 
@@ -232,7 +232,7 @@ def test_reads_filter(uow: FakeUnitOfWork, instance: Instance) -> None:
     ("filters", "field"),
     [
         ({"start_date": "11/03/2027", "end_date": "10/03/2027"}, "END_DATE"),
-        ({"start_date": "2027-03-10"}, "START_DATE"),
+        ({"start_date": "31/02/2027"}, "START_DATE"),
         ({"status": "DONE"}, "STATUS"),
         ({"max_results": 0}, "MAX_RESULTS"),
         ({"last_request_timestamp": "yesterday"}, "LAST_REQUEST_TIMESTAMP"),

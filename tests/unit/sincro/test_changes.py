@@ -43,10 +43,12 @@ def test_a_stale_row_is_sent_again_even_if_unchanged() -> None:
 
 
 def test_a_row_gone_from_the_view_today_or_later_is_cancelled_a_past_one_forgotten() -> None:
-    future, today, past = view_row("F", date(2026, 12, 9)), view_row("T"), view_row("P", date(2026, 12, 1))
-    detector = ChangeDetector(
-        {r.app_lid: known(r) for r in (future, today, past)}, today=TODAY
+    future, today, past = (
+        view_row("F", date(2026, 12, 9)),
+        view_row("T"),
+        view_row("P", date(2026, 12, 1)),
     )
+    detector = ChangeDetector({r.app_lid: known(r) for r in (future, today, past)}, today=TODAY)
     ending = detector.finish()
     assert set(ending.cancel) == {"F", "T"} and ending.forget == {"P"}
 
@@ -92,7 +94,7 @@ def test_a_row_the_trigger_deleted_after_the_patient_cancelled_is_forgotten() ->
 
 
 def test_rows_to_read_in_full_when_their_change_column_did_not_move() -> None:
-    fine, stale = view_row("1"), view_row("2")
+    fine = view_row("1")
     detector = ChangeDetector(
         {"1": known(fine), "2": Known(None, TODAY, "7"), "4": Known("x", TODAY, "9")},
         today=TODAY,
@@ -109,4 +111,6 @@ def test_app_tmp_id_is_ten_characters_and_the_same_for_the_same_cancellation() -
     assert len(first) == 10 and first.isalnum()
     assert app_tmp_id("tt_clinic", dict(stored)) == first
     assert app_tmp_id("tt_other", stored) != first
-    assert app_tmp_id("tt_clinic", {**stored, "PATIENT_ANSWER_TIME": "03/12/2026 10:00:00"}) != first
+    assert (
+        app_tmp_id("tt_clinic", {**stored, "PATIENT_ANSWER_TIME": "03/12/2026 10:00:00"}) != first
+    )

@@ -68,9 +68,7 @@ def test_a_good_file(tmp_path: Path) -> None:
         (("[status]", "[status"), "is not valid TOML"),
     ],
 )
-def test_mistakes_are_named_by_their_key(
-    tmp_path: Path, edit: tuple[str, str], named: str
-) -> None:
+def test_mistakes_are_named_by_their_key(tmp_path: Path, edit: tuple[str, str], named: str) -> None:
     assert edit[0] in GOOD
     with pytest.raises(SincroConfigError) as raised:
         load_config(write(tmp_path, GOOD.replace(*edit)), ENV)

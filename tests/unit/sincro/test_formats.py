@@ -104,7 +104,7 @@ def test_a_bad_time_is_an_error(name: str, value: object) -> None:
 
 
 def test_unknown_format_names_are_refused_with_the_choices() -> None:
-    with pytest.raises(ValueError, match="yyyymmdd, ddmmyyyy, mmdd.yyyy"):
+    with pytest.raises(ValueError, match=r"yyyymmdd, ddmmyyyy, mmdd\.yyyy"):
         DateFormat.named("julian")
     with pytest.raises(ValueError, match="hhmm"):
         TimeFormat.named("decimal")
