@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -174,7 +174,6 @@ class ClinicDb:
     admin: Engine  # the clinic's own software: full rights on the scratch database
     agent_url: URL  # the agent's read-only user, without its password
     agent_password: str
-    cleanups: list[Any] = field(default_factory=list)
 
     def execute(self, statement: str, **params: Any) -> None:
         with self.admin.begin() as connection:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, func, or_, select, tuple_
+from sqlalchemy import Connection, RowMapping, Select, and_, func, or_, select, tuple_
 
 from .tables import messages, reservations
 
@@ -169,11 +169,10 @@ class SearchRepository:
         return query.where(*conditions).order_by(*order).limit(q.limit)
 
     def messages(self, q: MessageSearch) -> list[MessageRecord]:
-        """At most ``q.limit`` matching messages, highest id first."""
+        """At most ``q.limit`` matching messages, highest id first (with a time
+        range: latest queued first, which is the same order but for ties)."""
         c = messages.c
         conditions = [c.instance_id == q.instance_id]
-        if q.before_id is not None:
-            conditions.append(c.id < q.before_id)
         if q.legacy_id is not None:
             conditions.append(c.legacy_id == q.legacy_id)
         if q.recipients:
@@ -186,8 +185,25 @@ class SearchRepository:
             conditions.append(c.created_at >= q.created_from)
         if q.created_to is not None:
             conditions.append(c.created_at < q.created_to)
-        # As for reservations: a time range comes off (instance_id, created_at).
-        ranged = q.created_from is not None or q.created_to is not None
-        order = c.id + 0 if ranged else c.id
-        query = select(*_MESSAGE_COLUMNS).where(*conditions).order_by(order.desc()).limit(q.limit)
+        if q.created_from is None and q.created_to is None:
+            if q.before_id is not None:
+                conditions.append(c.id < q.before_id)
+            order = [c.id.desc()]
+        else:
+            # Read backwards off (instance_id, created_at), the page starting at the
+            # previous page's last message: ordered by the bare id, the planner
+            # walked the primary key through every later message (a week a year
+            # back at 10M rows: 70 ms for the first page, 400 ms for the 21st).
+            if q.before_id is not None:
+                anchor = (
+                    select(c.created_at)
+                    .where(c.id == q.before_id, c.instance_id == q.instance_id)
+                    .scalar_subquery()
+                )
+                conditions.append(c.created_at <= anchor)
+                conditions.append(
+                    or_(c.created_at < anchor, and_(c.created_at == anchor, c.id < q.before_id))
+                )
+            order = [c.created_at.desc(), c.id.desc()]
+        query = select(*_MESSAGE_COLUMNS).where(*conditions).order_by(*order).limit(q.limit)
         return [_message(row) for row in self.connection.execute(query).mappings()]

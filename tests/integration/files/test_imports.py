@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tuotempo_soap.files.errors import FileAuthenticationError
-from tuotempo_soap.services import file_sources
+from tuotempo_soap.files.transports import LocalTransport, RemoteFile
+from tuotempo_soap.services import file_imports, file_sources
 from tuotempo_soap.services.file_sources import RoundOutcome
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.engine import Store
@@ -317,23 +318,20 @@ def test_memory_stays_bounded_whatever_the_file_size(store: Store, tmp_path: Pat
 
 
 def test_an_import_that_stopped_half_way_is_read_again_whole(store: Store, tmp_path: Path) -> None:
-    from tuotempo_soap.files.transports import LocalTransport, RemoteFile
-    from tuotempo_soap.services import file_imports
-
     instance = new_instance(store)
     file_sources.configure(store, instance.name, url=str(tmp_path))
     path = write_export(
         tmp_path, "big.csv", [row(f"S{i:03d}", local_time(1, 8, i)) for i in range(25)]
     )
 
-    class Stopped(Exception):
+    class ProcessStoppedError(Exception):
         pass
 
     def stop() -> None:  # the process dies after its first batch
-        raise Stopped
+        raise ProcessStoppedError
 
     settings = file_sources.import_settings(None, batch_size=10)
-    with pytest.raises(Stopped):
+    with pytest.raises(ProcessStoppedError):
         file_imports.import_file(
             store,
             instance,

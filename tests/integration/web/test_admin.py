@@ -510,3 +510,30 @@ def test_history_is_recorded_with_each_change_and_shown(app: TuotempoApp) -> Non
     assert re.search(r"APP_START_TIME</span>:\s*10:00 → 12:30", changes)
     assert "+34 6** ** ** 78 → +34 6** ** ** 79" in re.sub(r"\s+", " ", changes)
     assert "612345678" not in page
+
+
+def test_keyset_paging_of_messages_queued_in_a_time_range(app: TuotempoApp) -> None:
+    instance = new_instance(app)
+    for i in range(110):  # every 20 minutes, two at the same second
+        messages.update_messages(
+            app.store,
+            instance,
+            [{"LEGACY_ID": f"k{i:03d}", "CHANNEL": "SMS", "TO": "611000222", "TEXT": "x"}],
+            max_items=1,
+            now=START + timedelta(minutes=20 * (i // 2)),
+        )
+    client = signed_in(app, instance)
+    url = f"/admin/{instance.name}/messages"
+    terms = {"created_from": "2027-03-01", "created_to": "2027-03-01"}  # Madrid days
+    seen: list[str] = []
+    page = client.post(url, terms)
+    while True:
+        seen += re.findall(r'/messages/\d+">(k\d+)</a>', page.text)
+        cursor = re.search(r'name="before" value="(\d+)"', page.text)
+        if cursor is None:
+            break
+        page = client.post(url, {**terms, "before": cursor.group(1)})
+    # The 1st in Madrid ends at 23:00 UTC: 45 instants from 08:00 UTC, two messages each.
+    expected = [f"k{i:03d}" for i in range(90)]
+    assert sorted(seen) == expected and len(seen) == len(set(seen))
+    assert seen == sorted(seen, reverse=True)
