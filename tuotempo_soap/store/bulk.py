@@ -133,21 +133,24 @@ def _offer_new_statement(columns: tuple[str, ...]) -> TextClause:
     history: one statement.
 
     ``locked`` takes the instance's row lock (waiting for the writer holding it)
-    and moves the sequence past the batch; only then are the rows numbered and
-    inserted. Nothing here reads a table through the statement's snapshot (taken
-    before the wait): the conflict check of the unique index sees every
-    committed row, so a row another writer committed meanwhile is skipped.
+    and moves the sequence past the batch; it is first needed to number the
+    first row inserted, so the JSON document is read before the wait (less time
+    under the lock) and no row is inserted before it. Nothing here reads a table
+    through the statement's snapshot (taken before the wait): the conflict check
+    of the unique index sees every committed row, so a row another writer
+    committed meanwhile is skipped.
     """
     names = _checked(columns)
     record = ", ".join(["place bigint", *(f"{name} {_TYPES[name]}" for name in names)])
-    listed = ", ".join([*names, "change_seq"])
+    listed = ", ".join(names)
     written = ", ".join(f"batch.{name}" for name in names if name in _RECORDED)
     return text(
         "WITH locked AS (UPDATE instances SET change_seq = change_seq + :count "  # noqa: S608 (checked names)
         "WHERE id = :instance_id RETURNING change_seq - :count AS last), "
-        "batch AS MATERIALIZED (SELECT x.*, locked.last + x.place AS change_seq FROM "
-        f"json_to_recordset(CAST(:rows AS json)) AS x({record}) CROSS JOIN locked), "
-        f"inserted AS (INSERT INTO reservations ({listed}) SELECT {listed} FROM batch "
+        "batch AS MATERIALIZED (SELECT * FROM "
+        f"json_to_recordset(CAST(:rows AS json)) AS x({record})), "
+        f"inserted AS (INSERT INTO reservations ({listed}, change_seq) "
+        f"SELECT {listed}, (SELECT last FROM locked) + place FROM batch "
         "ON CONFLICT (instance_id, app_lid) DO NOTHING RETURNING app_lid, id, change_seq), "
         "history AS (INSERT INTO reservation_changes (instance_id, change_seq, reservation_id, "
         "changed_at, changed_by, created, fields) SELECT :instance_id, inserted.change_seq, "
