@@ -8,9 +8,9 @@ For each configuration, in one run:
   temporary database on the local server and drops it at the end), migrated
   once by the bench (the workers run with TUOTEMPO_AUTO_MIGRATE=false), with
   one instance;
-* the start-up cost of a worker process: ``tuotempo-soap worker --once`` on
-  the still empty queue (median of ``--startup-runs``), so the throughput can
-  be read net of it;
+* the start-up cost of the worker processes: K ``tuotempo-soap worker --once``
+  started together on the still empty queue (median of ``--startup-runs``),
+  so the throughput can be read net of it;
 * ``--messages`` SMS queued with ``update_messages`` in batches of 500;
 * an HTTP sink on 127.0.0.1 in this process that answers 200 JSON with an id,
   counting requests, distinct Idempotency-Key values and when the first and
@@ -531,7 +531,9 @@ def run_config(args: argparse.Namespace, config: Config, workdir: Path, profile:
 
             startups = []
             for n in range(args.startup_runs):
-                empty = run_workers(1, env, workdir, args.timeout, f"startup{n}")
+                # As many as the timed run starts: on two cores, two processes
+                # starting together take longer than one.
+                empty = run_workers(workers, env, workdir, args.timeout, f"startup{n}")
                 check_workers(empty, "worker --once on an empty queue")
                 startups.append(empty.seconds)
 
@@ -683,10 +685,11 @@ def print_table(args: argparse.Namespace, results: Sequence[Result]) -> None:
         queueing.setdefault(r.backend, []).append(r.messages / r.queue_seconds)
     queued = ", ".join(f"{b} {statistics.median(v):.0f}/s" for b, v in queueing.items())
     print(
-        "  seconds: first worker started -> last exited; start-up s: median `worker --once` on "
-        "an empty queue;\n  net msg/s: messages / (seconds - start-up s); sink msg/s: requests "
-        "per second from the sink's first request to its last;\n  worker CPU s: user+sys "
-        "of all workers; sink CPU s: this process (the sink) during the run.\n  "
+        "  seconds: first worker started -> last exited; start-up s: median of the same "
+        "workers' `worker --once` on an empty queue;\n  net msg/s: messages / (seconds - "
+        "start-up s); sink msg/s: requests per second from the sink's first request to its "
+        "last;\n  worker CPU s: user+sys of all workers; sink CPU s: this process (the sink) "
+        "during the run.\n  "
         f"Queueing (update_messages, {QUEUE_BATCH}/call): {queued}"
     )
 

@@ -48,6 +48,11 @@ OTHER = "other"
 SOAP_OPERATIONS = frozenset(
     {"updateReservations", "getReservations", "updateMessages", "searchMessages", "wsdl", "unknown"}
 )
+# The JSON API's operations (web/jsonapi/routes.py), counted in the same series
+# as SOAP's: one dashboard shows both ways in, told apart by the prefix.
+JSON_OPERATIONS = frozenset(
+    {"json.updateMessages", "json.searchMessages", "json.openapi", "json.unknown"}
+)
 # Faultcodes are constants of our code (soap/faults.py, errors.py); the pattern
 # is the net under that.
 _FAULT_CODE = re.compile(r"(?:Client|Server)(?:\.[A-Za-z]{1,48})?|VersionMismatch")
@@ -64,7 +69,8 @@ REGISTRY = CollectorRegistry()
 
 SOAP_REQUESTS = Counter(
     "tuotempo_soap_requests",
-    "SOAP requests answered, by operation and faultcode (fault is empty for an answer)",
+    "SOAP requests (and JSON API requests, operation json.*) answered, by operation and "
+    "faultcode (fault is empty for an answer)",
     ["operation", "fault"],
     registry=REGISTRY,
 )
@@ -161,6 +167,15 @@ def _one_of(value: str, allowed: frozenset[str]) -> str:
 def observe_soap_request(operation: str | None, fault: str | None, seconds: float) -> None:
     """One SOAP request answered: ``fault`` is the faultcode sent, None for an answer."""
     name = _one_of(operation or "unknown", SOAP_OPERATIONS)
+    SOAP_REQUESTS.labels(name, _fault_label(fault)).inc()
+    SOAP_DURATION.labels(name, "fault" if fault else "ok").observe(seconds)
+
+
+@_never_fails
+def observe_json_request(operation: str | None, fault: str | None, seconds: float) -> None:
+    """One JSON API request answered, in the SOAP requests' series: ``fault`` is
+    the error code sent, None for an answer."""
+    name = _one_of(operation or "json.unknown", JSON_OPERATIONS)
     SOAP_REQUESTS.labels(name, _fault_label(fault)).inc()
     SOAP_DURATION.labels(name, "fault" if fault else "ok").observe(seconds)
 

@@ -36,6 +36,8 @@ from ..store.bootstrap import open_store
 from ..store.engine import Store
 from .admin import build_admin
 from .answers import answer_page, inbound
+from .jsonapi import PREFIX as JSON_API
+from .jsonapi import JsonApi
 from .metrics import MetricsEndpoint
 from .proxy import TrustedProxies
 from .receipts import encode, handle_receipt
@@ -87,6 +89,9 @@ class TuotempoApp:
             settings, store, self.soap.app.runtime.auth_guard, dispatch.provider_name_for
         )
         self.metrics = MetricsEndpoint(settings, store, dispatch)
+        # updateMessages/searchMessages as JSON (web/jsonapi/): the SOAP side's
+        # runtime, so the same limits and the same sign-in throttle.
+        self.jsonapi = JsonApi(self.soap.app.runtime)
         if settings.public_url is None and not demo:
             log.warning(
                 "TUOTEMPO_PUBLIC_URL is not set: the WSDL gives the address this server "
@@ -108,6 +113,8 @@ class TuotempoApp:
             path = environ.get("PATH_INFO", "") or "/"
             if path.rstrip("/") == "/soap":
                 return self._soap(environ, with_request_id)
+            if path == JSON_API or path.startswith(JSON_API + "/"):
+                return self.jsonapi(environ, with_request_id)  # its own JSON errors
             if path == "/admin" or path.startswith("/admin/"):
                 return self.admin(environ, with_request_id)  # its own HTML error pages
             return _answer_errors(self._web, environ, with_request_id)
