@@ -11,7 +11,6 @@ Needs Mono's SDK: ``apt-get install mono-devel``.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,13 +47,7 @@ def client_exe(
     proxy's Url from its argument, so it serves every backend's server."""
     if "exe" not in builds:
         build = tmp_path_factory.mktemp("csharp")
-        done = subprocess.run(
-            ["sh", str(EXAMPLE / "build.sh"), server.wsdl_url, str(build)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        toolkits.build_example(EXAMPLE, server.wsdl_url, build)
         builds["exe"] = build / "HisClient.exe"
     return builds["exe"]
 

@@ -10,7 +10,6 @@ Needs a JDK and the JAX-WS RI: ``apt-get install default-jdk-headless jaxws``.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,13 +47,7 @@ def java_classes(
     URL at run time, so the classes serve every backend's server."""
     if "classes" not in builds:
         build = tmp_path_factory.mktemp("java")
-        done = subprocess.run(
-            ["sh", str(EXAMPLE / "build.sh"), server.wsdl_url, str(build)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        toolkits.build_example(EXAMPLE, server.wsdl_url, build)
         builds["classes"] = build / "classes"
     return builds["classes"]
 

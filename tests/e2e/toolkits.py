@@ -45,6 +45,17 @@ def run_client(command: list[str], cwd: Path, name: str) -> str:
     return completed.stdout
 
 
+def build_example(example: Path, wsdl_url: str, build: Path) -> None:
+    """Run an example's own ``build.sh`` on the WSDL the server serves, into ``build``."""
+    done = subprocess.run(
+        ["sh", str(example / "build.sh"), wsdl_url, str(build)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 # What examples/java_client/HisClient.java and examples/csharp_client/HisClient.cs
 # both do, in their order: the NOTES of the first appointment carry non-ASCII
 # text both ways, so a toolkit that mangles UTF-8 fails here.

@@ -2,9 +2,10 @@
 
 One module per command group (``serve``, ``db``, ``instance``, ``user``,
 ``clinic``, ``portal``, ``reservations``, ``messages``, ``reminders``,
-``worker``, ``operator``, ``wsdl``, ``sincro``, ``files``); they share one ``CliContext`` through
-click's context (``ctx.obj``), which reads the settings and opens the store the
-first time a command needs them. Commands call services, never the store.
+``worker``, ``operator``, ``wsdl``, ``sincro``, ``files``, ``campaign``); they
+share one ``CliContext`` through click's context (``ctx.obj``), which reads the
+settings and opens the store the first time a command needs them. Commands
+call services, never the store.
 
 Errors are one line on standard error naming what to do next, with an exit
 code (``base.Group``), never a traceback. Patient data is masked in output
@@ -17,6 +18,7 @@ import click
 
 from ..suite.command import suite
 from .base import CliContext, Group
+from .campaign import campaign
 from .clinic import clinic, poll
 from .db import db
 from .files import files
@@ -68,5 +70,6 @@ for command in (
     suite,
     sincro,
     files,
+    campaign,
 ):
     main.add_command(command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -22,10 +22,12 @@ from ..config import Settings, SettingsError
 from ..domain.formats import FormatError, parse_date, parse_time
 from ..domain.masking import mask_email, mask_name, mask_phone, mask_recipient
 from ..errors import NotFoundError, StoreUnavailableError, TuotempoError
+from ..services import search
 from ..store.bootstrap import open_store
 from ..store.engine import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 # Exit codes: 1 a refusal or a bad value (click's own usage errors are 2),
 # 3 the database is unavailable, 4 a clinic's web services failed.
@@ -175,6 +177,42 @@ def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="One JSON document, for scripts.")(
         function
     )
+
+
+def page_options(function: F) -> F:
+    """A search's ``--limit`` and ``--before`` (the keyset cursor of the next page)."""
+    function = click.option(
+        "--before", "before_id", type=click.IntRange(min=1), help="Next page: the id given."
+    )(function)
+    return click.option(
+        "--limit",
+        default=search.DEFAULT_LIMIT,
+        show_default=True,
+        type=click.IntRange(1, search.MAX_LIMIT),
+    )(function)
+
+
+def echo_page(
+    instance_name: str,
+    page: search.Page[T],
+    noun: str,
+    *,
+    as_json: bool,
+    item_json: Callable[[T], dict[str, Any]],
+    item_cells: Callable[[T], Iterable[object]],
+) -> None:
+    """A search's page: one JSON document, or one tab-separated line per item and,
+    on standard error, "no NOUN match" or how to ask for the next page."""
+    if as_json:
+        items = [item_json(item) for item in page.items]
+        echo_json({"instance": instance_name, "items": items, "next_before": page.next_before})
+        return
+    for item in page.items:
+        click.echo("\t".join(cell(value) for value in item_cells(item)))
+    if not page.items:
+        click.echo(f"no {noun} match", err=True)
+    elif page.next_before is not None:
+        click.echo(f"more: repeat with --before {page.next_before}", err=True)
 
 
 def local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:

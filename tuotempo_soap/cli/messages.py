@@ -15,9 +15,9 @@ from .base import (
     GUIDE_DATE,
     CliContext,
     Shown,
-    cell,
-    echo_json,
+    echo_page,
     json_option,
+    page_options,
     pass_cli,
     stamp,
     unmasked_option,
@@ -89,13 +89,7 @@ def messages_show(cli: CliContext, legacy_id: str, instance_name: str) -> None:
 @click.option("--status", type=click.Choice([s.value for s in MessageStatus], case_sensitive=False))
 @click.option("--since", type=GUIDE_DATE, help="Queued on or after this day.")
 @click.option("--until", type=GUIDE_DATE, help="Queued on or before this day.")
-@click.option(
-    "--limit",
-    default=search.DEFAULT_LIMIT,
-    show_default=True,
-    type=click.IntRange(1, search.MAX_LIMIT),
-)
-@click.option("--before", "before_id", type=click.IntRange(min=1), help="Next page: the id given.")
+@page_options
 @json_option
 @unmasked_option
 @pass_cli
@@ -126,29 +120,20 @@ def messages_search(
     )
     page = search.search_messages(cli.store, target, filters, limit=limit, before_id=before_id)
     shown = Shown(unmasked)
-    if as_json:
-        items = [
-            {**asdict(item), "recipient": shown.recipient(item.recipient)} for item in page.items
-        ]
-        echo_json({"instance": target.name, "items": items, "next_before": page.next_before})
-        return
-    for item in page.items:
-        click.echo(
-            "\t".join(
-                cell(value)
-                for value in (
-                    item.id,
-                    item.legacy_id,
-                    stamp(item.created_at, target.zone),
-                    item.channel,
-                    shown.recipient(item.recipient),
-                    item.status,
-                    f"{item.attempts} attempt{'' if item.attempts == 1 else 's'}",
-                    item.last_error,
-                )
-            )
-        )
-    if not page.items:
-        click.echo("no messages match", err=True)
-    elif page.next_before is not None:
-        click.echo(f"more: repeat with --before {page.next_before}", err=True)
+    echo_page(
+        target.name,
+        page,
+        "messages",
+        as_json=as_json,
+        item_json=lambda item: {**asdict(item), "recipient": shown.recipient(item.recipient)},
+        item_cells=lambda item: (
+            item.id,
+            item.legacy_id,
+            stamp(item.created_at, target.zone),
+            item.channel,
+            shown.recipient(item.recipient),
+            item.status,
+            f"{item.attempts} attempt{'' if item.attempts == 1 else 's'}",
+            item.last_error,
+        ),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date
+from typing import Any
 
 import click
 
@@ -15,9 +16,9 @@ from .base import (
     GUIDE_DATE,
     CliContext,
     Shown,
-    cell,
-    echo_json,
+    echo_page,
     json_option,
+    page_options,
     pass_cli,
     unmasked_option,
 )
@@ -48,13 +49,7 @@ def reservations() -> None:
     help="The patient's phone number in any spelling (read with the instance's country), "
     "or e-mail address.",
 )
-@click.option(
-    "--limit",
-    default=search.DEFAULT_LIMIT,
-    show_default=True,
-    type=click.IntRange(1, search.MAX_LIMIT),
-)
-@click.option("--before", "before_id", type=click.IntRange(min=1), help="Next page: the id given.")
+@page_options
 @json_option
 @unmasked_option
 @pass_cli
@@ -87,44 +82,41 @@ def reservations_search(
     )
     page = search.search_reservations(cli.store, target, filters, limit=limit, before_id=before_id)
     shown = Shown(unmasked)
-    if as_json:
-        items = [
-            {
-                **asdict(item),
-                "user_first_name": shown.name(item.user_first_name),
-                "user_second_name": shown.name(item.user_second_name),
-                "user_mobile_phone": shown.phone(item.user_mobile_phone),
-                "user_landline_phone": shown.phone(item.user_landline_phone),
-                "user_email": shown.email(item.user_email),
-            }
-            for item in page.items
-        ]
-        echo_json({"instance": target.name, "items": items, "next_before": page.next_before})
-        return
-    for item in page.items:
+
+    def as_document(item: search.ReservationRecord) -> dict[str, Any]:
+        return {
+            **asdict(item),
+            "user_first_name": shown.name(item.user_first_name),
+            "user_second_name": shown.name(item.user_second_name),
+            "user_mobile_phone": shown.phone(item.user_mobile_phone),
+            "user_landline_phone": shown.phone(item.user_landline_phone),
+            "user_email": shown.email(item.user_email),
+        }
+
+    def as_cells(item: search.ReservationRecord) -> tuple[object, ...]:
         name = " ".join(n for n in (item.user_first_name, item.user_second_name) if n)
         answer_text = (
             f"{item.patient_answer} by {item.patient_answer_channel}"
             if item.patient_answer and item.patient_answer_channel
             else item.patient_answer or "no answer"
         )
-        click.echo(
-            "\t".join(
-                cell(value)
-                for value in (
-                    item.id,
-                    item.app_lid,
-                    f"{format_date(item.app_date)} {item.app_start_time or '--:--'}",
-                    item.resource_lid,
-                    item.status,
-                    answer_text,
-                    shown.phone(item.user_mobile_phone or item.user_landline_phone),
-                    shown.email(item.user_email),
-                    shown.name(name) if name else None,
-                )
-            )
+        return (
+            item.id,
+            item.app_lid,
+            f"{format_date(item.app_date)} {item.app_start_time or '--:--'}",
+            item.resource_lid,
+            item.status,
+            answer_text,
+            shown.phone(item.user_mobile_phone or item.user_landline_phone),
+            shown.email(item.user_email),
+            shown.name(name) if name else None,
         )
-    if not page.items:
-        click.echo("no reservations match", err=True)
-    elif page.next_before is not None:
-        click.echo(f"more: repeat with --before {page.next_before}", err=True)
+
+    echo_page(
+        target.name,
+        page,
+        "reservations",
+        as_json=as_json,
+        item_json=as_document,
+        item_cells=as_cells,
+    )

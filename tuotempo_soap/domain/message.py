@@ -75,14 +75,26 @@ def sms_size(text: str) -> SmsSize:
     """Segments a text needs: 160/153 septets in GSM-7, else 70/67 UTF-16 units.
 
     Concatenated SMS lose 7 septets (or 3 UCS-2 units) per part to the UDH header.
+    A character is never split between two parts (an extension character's
+    escape and its septet, a surrogate pair's two halves travel together), so a
+    long text can need one part more than its units divided by 153 (or 67).
     """
     if all(char in _GSM7_BASIC or char in _GSM7_EXTENDED for char in text):
-        units = sum(2 if char in _GSM7_EXTENDED else 1 for char in text)
+        costs = [2 if char in _GSM7_EXTENDED else 1 for char in text]
         single, multi, encoding = 160, 153, "GSM-7"
     else:
-        units = len(text.encode("utf-16-le")) // 2
+        costs = [2 if ord(char) > 0xFFFF else 1 for char in text]
         single, multi, encoding = 70, 67, "UCS-2"
-    segments = 1 if units <= single else math.ceil(units / multi)
+    units = sum(costs)
+    if units <= single:
+        return SmsSize(encoding, units, 1)
+    if all(cost == 1 for cost in costs):
+        return SmsSize(encoding, units, math.ceil(units / multi))
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
     return SmsSize(encoding, units, segments)
 
 

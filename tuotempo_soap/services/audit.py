@@ -17,7 +17,7 @@ from enum import StrEnum
 from ..errors import ForbiddenError, RequestValidationError
 from ..store.audit import AuditEntry, AuditRepository, NewAuditEntry
 from ..store.engine import Store
-from .instances import utcnow
+from .instances import Instance, utcnow
 
 MAX_PAGE = 200
 
@@ -55,6 +55,9 @@ class AuditAction(StrEnum):
     INSTANCE_ENABLE = "INSTANCE_ENABLE"
     # An operator asked to see a reservation's or a message's patient data unmasked.
     PATIENT_DATA_SHOWN = "PATIENT_DATA_SHOWN"
+    # Campaigns (guide A.6): set up from a list, and started (its messages queued).
+    CAMPAIGN_CREATE = "CAMPAIGN_CREATE"
+    CAMPAIGN_START = "CAMPAIGN_START"
 
 
 class AuditOutcome(StrEnum):
@@ -67,6 +70,7 @@ class TargetKind(StrEnum):
     INSTANCE = "instance"
     CLINIC_INTEGRATION = "clinic_integration"
     RESERVATION = "reservation"
+    CAMPAIGN = "campaign"
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,31 @@ def record(store: Store, actor: Actor, what: AuditRecord, *, now: datetime | Non
     """Write one row in its own transaction (refusals: the action's own rolled back)."""
     with store.unit_of_work(write=True) as connection:
         return AuditRepository(connection).add(entry(actor, what, now or utcnow()))
+
+
+def patient_data_shown(
+    store: Store,
+    actor: Actor,
+    instance: Instance,
+    kind: TargetKind,
+    target_id: int,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Record that ``actor`` was shown a message's or a reservation's patient data in full."""
+    return record(
+        store,
+        actor,
+        AuditRecord(
+            action=AuditAction.PATIENT_DATA_SHOWN,
+            outcome=AuditOutcome.DONE,
+            instance_id=instance.id,
+            instance_name=instance.name,
+            target_kind=kind,
+            target_id=target_id,
+        ),
+        now=now,
+    )
 
 
 @dataclass(frozen=True)

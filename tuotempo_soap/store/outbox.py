@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Update
 
 from ..domain.message import MessageStatus
@@ -49,19 +50,27 @@ def new_reference() -> str:
     return secrets.token_hex(12)
 
 
-def _due(now: Any) -> list[ColumnElement[bool]]:
-    """What makes a message claimable at ``now`` (a datetime or a bound parameter)."""
+def _due(now: Any, status: ColumnElement[bool] | None = None) -> list[ColumnElement[bool]]:
+    """What makes a message claimable at ``now`` (a datetime or a bound parameter):
+    queued, or claimed by a worker whose lease has run out; ``status`` narrows
+    that to one of the two."""
     c = messages.c
+    if status is None:
+        status = or_(_QUEUED, _lapsed(now))
     return [
+        status,
         c.next_attempt_at <= now,
         or_(c.expires_at.is_(None), c.expires_at > now),
-        or_(
-            c.status == MessageStatus.QUEUED.value,
-            and_(c.status == MessageStatus.SENDING.value, c.lease_until < now),
-        ),
         # A disabled instance sends nothing: its messages wait, queued.
         c.instance_id.not_in(_DISABLED_INSTANCES),
     ]
+
+
+_QUEUED = messages.c.status == MessageStatus.QUEUED.value
+
+
+def _lapsed(now: Any) -> ColumnElement[bool]:
+    return and_(messages.c.status == MessageStatus.SENDING.value, messages.c.lease_until < now)
 
 
 def _array(name: str, column: str) -> ColumnElement[Any]:
@@ -70,24 +79,37 @@ def _array(name: str, column: str) -> ColumnElement[Any]:
     return cast(bindparam(name), postgresql.ARRAY(messages.c[column].type))
 
 
+def _lock_due(status: ColumnElement[bool]) -> Select[Any]:
+    """Lock (SKIP LOCKED) up to ``_limit`` due messages of one ``status``, oldest
+    first, with their instance's name and e-mail settings.
+
+    One status per statement: then the (status, next_attempt_at) index hands
+    the rows over in order and the scan stops at the limit, where an OR of
+    the two made PostgreSQL read and sort every due message of the backlog
+    at each claim (8 ms at 10,000 queued, growing with the backlog).
+    """
+    return (
+        select(
+            messages.c.id,
+            messages.c.channel,
+            messages.c.reference,
+            instances.c.name,
+            instances.c.email_from,
+            instances.c.email_reply_to,
+        )
+        .join_from(messages, instances, messages.c.instance_id == instances.c.id)
+        .where(*_due(bindparam("_now"), status))
+        .order_by(messages.c.next_attempt_at, messages.c.id)
+        .limit(bindparam("_limit"))
+        .with_for_update(skip_locked=True, of=messages)
+    )
+
+
 # The worker's statements on PostgreSQL, built once: their values are bound
 # parameters, so SQLAlchemy neither rebuilds them nor recomputes their cache
 # key on every batch.
-_LOCK_DUE = (
-    select(
-        messages.c.id,
-        messages.c.channel,
-        messages.c.reference,
-        instances.c.name,
-        instances.c.email_from,
-        instances.c.email_reply_to,
-    )
-    .join_from(messages, instances, messages.c.instance_id == instances.c.id)
-    .where(*_due(bindparam("_now")))
-    .order_by(messages.c.next_attempt_at, messages.c.id)
-    .limit(bindparam("_limit"))
-    .with_for_update(skip_locked=True, of=messages)
-)
+_LOCK_LAPSED = _lock_due(_lapsed(bindparam("_now")))  # few: only crashed workers leave them
+_LOCK_QUEUED = _lock_due(_QUEUED)
 _STAMPS = (
     func.unnest(
         _array("_ids", "id"), _array("_providers", "provider"), _array("_refs", "reference")
@@ -321,7 +343,12 @@ class MessageRepository:
                 row["provider"] = providers[int(row["id"])]
                 row["reference"] = references[int(row["id"])]
             return claimed
-        locked = self.connection.execute(_LOCK_DUE, {"_now": now, "_limit": limit}).all()
+        # Messages of a worker whose lease ran out first (they are the oldest),
+        # then queued ones for the rest of the batch.
+        locked = list(self.connection.execute(_LOCK_LAPSED, {"_now": now, "_limit": limit}))
+        if len(locked) < limit:
+            wanted = {"_now": now, "_limit": limit - len(locked)}
+            locked += self.connection.execute(_LOCK_QUEUED, wanted).all()
         if not locked:
             return []
         owners = {int(row.id): row for row in locked}

@@ -572,3 +572,73 @@ file_exports = Table(
     Column("finished_at", DateTime),
     Index("ix_file_exports_instance_id", "instance_id", "id"),
 )
+
+# Campaigns (guide A.6, bulk messages): one row per campaign an operator set up,
+# with its texts per language (JSON of {language: {"text", "subject"}}), how its
+# list was read (counts only: the file itself is not kept), its rate and quiet
+# hours, and when it was started and by whom.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("texts", Text, nullable=False),
+    Column("default_language", String(10), nullable=False),
+    Column("filters", Text),
+    Column("source", String(16), nullable=False),  # FILE or PASTED
+    Column("source_name", String(255)),
+    Column("rows_read", Integer, nullable=False),
+    Column("filtered_out", Integer, nullable=False),
+    Column("invalid", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("recipients", Integer, nullable=False),
+    Column("rate_per_minute", Integer, nullable=False),
+    Column("quiet_hours", String(11)),  # "21:00-09:00", the instance's wall clock
+    Column("send_after", DateTime),  # not before (UTC); NULL: as soon as started
+    Column("state", String(16), nullable=False),  # a domain.campaigns.CampaignState
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("started_at", DateTime),
+    Column("started_by", String(64)),
+    Column("first_due_at", DateTime),
+    Column("last_due_at", DateTime),
+    Index("ix_campaigns_instance_id", "instance_id", "id"),
+)
+
+# Each address of a campaign once (its list's duplicates were dropped), the
+# language of its text, and the outbox message it became; OPTED_OUT when the
+# address had opted out by the time the campaign started.
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "campaign_id", BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column("address", String(255), nullable=False),
+    Column("language", String(10), nullable=False),
+    Column("state", String(16), nullable=False),  # a domain.campaigns.RecipientState
+    # No foreign key: the outbox is the busiest table, and checking one per row
+    # would cost every start a lookup.
+    Column("message_id", BigInteger),
+    UniqueConstraint("campaign_id", "address", name="uq_campaign_recipients_campaign_address"),
+    Index("ix_campaign_recipients_campaign_id", "campaign_id", "id"),
+    # A STOP reply cancels the address's campaign messages still queued.
+    Index("ix_campaign_recipients_instance_address", "instance_id", "address"),
+)
+
+# Addresses that asked an instance for no more campaigns (an SMS STOP reply, or
+# an operator on the patient's behalf): every later campaign skips them.
+campaign_opt_outs = Table(
+    "campaign_opt_outs",
+    metadata,
+    Column(
+        "instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("address", String(255), primary_key=True),
+    Column("source", String(16), nullable=False),  # SMS_STOP or OPERATOR
+    Column("created_at", DateTime, nullable=False),
+)

@@ -71,7 +71,6 @@ class SqlUnitOfWork:
         return self
 
     def _bind(self, connection: Connection) -> None:
-        self.connection = connection
         self.instances = InstanceRepository(connection)
         self.users = ApiUserRepository(connection)
         self.portals = PortalRepository(connection)

@@ -15,7 +15,9 @@
   the browser names one, our own ``Origin``.
 
 Inbound traffic through a provider only reaches messages that went out through
-that provider on that channel (``services.answers``).
+that provider on that channel (``services.answers``). An SMS that only says
+STOP (or BAJA, CANCELLAMI, ...) opts the number out of campaigns instead
+(``services.campaigns.opt_out_reply``): answered ``{"result": "opted_out"}``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ..dispatch.receipts import verify_receipt
 from ..domain.formats import format_date, format_time
 from ..errors import TuotempoError
 from ..observability import metrics
-from ..services import answers
+from ..services import answers, campaigns
 from ..services.links import LinkError, LinkSigner
 from ..store.engine import Store
 from ..store.outbox import REFERENCE_PATTERN
@@ -117,6 +119,21 @@ def inbound(
         if not sender or text is None:
             metrics.count_answer(kind, "invalid")
             return _error("400 Bad Request", "from and text are required", "from")
+        # STOP (BAJA, ...) alone is no answer to a reminder: it opts the number
+        # out of campaigns (services.campaigns).
+        stopped = campaigns.opt_out_reply(
+            store,
+            provider,
+            sender,
+            text,
+            to=_first(fields, _TO),
+            reply_reference=_first(fields, _IN_REPLY_TO),
+        )
+        if stopped is not None:
+            outcome = "opted_out" if stopped.instances else "unknown_sender"
+            metrics.count_answer(kind, outcome)
+            log.info("inbound %s via %s: %s", kind, provider, outcome.upper())
+            return "200 OK", {"result": outcome}
         result = answers.sms_reply(
             store,
             provider,

@@ -84,6 +84,15 @@ def _rows(exchange: Exchange, operation: str) -> Iterator[tuple[str, int, int, R
             yield name, index, len(rows), row
 
 
+def _answered_rows(ctx: Context, operation: str) -> Iterator[tuple[Exchange, str, int, int, Row]]:
+    """(answer, record name, position from 1, count, row) of every record of the
+    operation's answers that are not faults."""
+    for exchange in _answered(ctx, operation):
+        if exchange.ok:
+            for name, index, count, row in _rows(exchange, operation):
+                yield exchange, name, index, count, row
+
+
 def _where(name: str, index: int, count: int) -> str:
     return name if count == 1 else f"{name} {index} of {count}"
 
@@ -153,20 +162,13 @@ def not_null_check(operation: str) -> Callable[[Context], str | None]:
     def run(ctx: Context) -> str | None:
         problems: list[tuple[Exchange, str]] = []
         seen = 0
-        for exchange in _answered(ctx, operation):
-            if not exchange.ok:
-                continue
-            for name, index, count, row in _rows(exchange, operation):
-                seen += 1
-                for field in NOT_NULL.get(name, ()):
-                    if field not in row:
-                        problems.append(
-                            (exchange, f"{_where(name, index, count)}: {field} is missing")
-                        )
-                    elif not row[field]:
-                        problems.append(
-                            (exchange, f"{_where(name, index, count)}: {field} is empty")
-                        )
+        for exchange, name, index, count, row in _answered_rows(ctx, operation):
+            seen += 1
+            for field in NOT_NULL.get(name, ()):
+                if field not in row:
+                    problems.append((exchange, f"{_where(name, index, count)}: {field} is missing"))
+                elif not row[field]:
+                    problems.append((exchange, f"{_where(name, index, count)}: {field} is empty"))
         if not seen:
             records = " or ".join(RECORDS[operation])
             raise NotApplicableError(f"no {records} in any answer to look at")
@@ -182,34 +184,31 @@ def formats_check(operation: str) -> Callable[[Context], str | None]:
     def run(ctx: Context) -> str | None:
         problems: list[tuple[Exchange, str]] = []
         seen = 0
-        for exchange in _answered(ctx, operation):
-            if not exchange.ok:
-                continue
-            for name, index, count, row in _rows(exchange, operation):
-                where = _where(name, index, count)
-                for field in sorted(fields & row.keys()):
-                    value = row[field]
-                    if not value:
-                        continue  # NOT NULL's business
-                    seen += 1
-                    shown = value[:20]
-                    if field in DATE_FIELDS and contract_date(value) is None:
-                        problems.append((exchange, f"{where}: {field} '{shown}' is not dd/mm/yyyy"))
-                    elif field in TIME_FIELDS and contract_time(value) is None:
-                        problems.append((exchange, f"{where}: {field} '{shown}' is not hh:mm"))
-                    elif field in MINUTES_FIELDS and not value.isdigit():
-                        problems.append(
-                            (
-                                exchange,
-                                f"{where}: {field} '{shown}' is not a whole number of minutes",
-                            )
+        for exchange, name, index, count, row in _answered_rows(ctx, operation):
+            where = _where(name, index, count)
+            for field in sorted(fields & row.keys()):
+                value = row[field]
+                if not value:
+                    continue  # NOT NULL's business
+                seen += 1
+                shown = value[:20]
+                if field in DATE_FIELDS and contract_date(value) is None:
+                    problems.append((exchange, f"{where}: {field} '{shown}' is not dd/mm/yyyy"))
+                elif field in TIME_FIELDS and contract_time(value) is None:
+                    problems.append((exchange, f"{where}: {field} '{shown}' is not hh:mm"))
+                elif field in MINUTES_FIELDS and not value.isdigit():
+                    problems.append(
+                        (
+                            exchange,
+                            f"{where}: {field} '{shown}' is not a whole number of minutes",
                         )
-                for start, end in TIME_SPANS:
-                    first, last = row.get(start, ""), row.get(end, "")
-                    if contract_time(first) and contract_time(last) and last <= first:
-                        problems.append(
-                            (exchange, f"{where}: {end} {last} is not after {start} {first}")
-                        )
+                    )
+            for start, end in TIME_SPANS:
+                first, last = row.get(start, ""), row.get(end, "")
+                if contract_time(first) and contract_time(last) and last <= first:
+                    problems.append(
+                        (exchange, f"{where}: {end} {last} is not after {start} {first}")
+                    )
         if not seen:
             raise NotApplicableError("no date or time in any answer to look at")
         _fail(problems)
@@ -224,23 +223,20 @@ def codes_check(operation: str) -> Callable[[Context], str | None]:
     def run(ctx: Context) -> str | None:
         problems: list[tuple[Exchange, str]] = []
         seen = 0
-        for exchange in _answered(ctx, operation):
-            if not exchange.ok:
-                continue
-            for name, index, count, row in _rows(exchange, operation):
-                for record, field in keys:
-                    if record != name or not row.get(field):
-                        continue
-                    seen += 1
-                    allowed = CODES[(record, field)]
-                    if row[field].upper() not in {value.upper() for value in allowed}:
-                        problems.append(
-                            (
-                                exchange,
-                                f"{_where(name, index, count)}: {field}='{row[field][:20]}', "
-                                f"not {' or '.join(allowed)}",
-                            )
+        for exchange, name, index, count, row in _answered_rows(ctx, operation):
+            for record, field in keys:
+                if record != name or not row.get(field):
+                    continue
+                seen += 1
+                allowed = CODES[(record, field)]
+                if row[field].upper() not in {value.upper() for value in allowed}:
+                    problems.append(
+                        (
+                            exchange,
+                            f"{_where(name, index, count)}: {field}='{row[field][:20]}', "
+                            f"not {' or '.join(allowed)}",
                         )
+                    )
         if not seen:
             raise NotApplicableError("no result code or status in any answer to look at")
         _fail(problems)

@@ -19,7 +19,6 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
 
 from ...domain.message import Channel, MessageStatus
 
@@ -31,12 +30,12 @@ INT32_MAX = 2**31 - 1
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+UNSTORABLE = "holds a control character or an unpaired surrogate, which no field accepts"
+
+
 def _storable(value: str) -> str:
     if _NOT_XML_CHAR.search(value):
-        raise PydanticCustomError(
-            "unstorable_character",
-            "holds a control character or an unpaired surrogate, which no field accepts",
-        )
+        raise ValueError(UNSTORABLE)
     return value
 
 

@@ -14,7 +14,6 @@ from collections import defaultdict
 from typing import Any
 
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
-from pydantic_core import core_schema
 
 from ... import __version__
 from ...services.instances import INSTANCE_NAME
@@ -47,7 +46,7 @@ class _Schema(GenerateJsonSchema):
     are described without ``null`` (answers leave out what they do not have,
     as SOAP leaves out absent elements), and fields carry no generated title."""
 
-    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+    def default_schema(self, schema: Any) -> JsonSchemaValue:
         inner = schema["schema"]
         if (
             self.mode == "serialization"

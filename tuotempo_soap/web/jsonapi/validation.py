@@ -65,8 +65,8 @@ def first_error(invalid: ValidationError) -> ApiError:
         message = f"{field} is not a field of this request"
     elif kind in _EXPECTED:
         message = f"{field} {_EXPECTED[kind]}"
-    elif kind == "unstorable_character":
-        message = f"{field} {error['msg']}"
+    elif kind == "value_error":  # our own checks (models.Text): the reason, as we wrote it
+        message = f"{field} {(error.get('ctx') or {}).get('error', 'is not valid')}"
     else:
         message = f"{field}: {error['msg']}"
     return ApiError(VALIDATION_ERROR, message, field, log_field=shown)

@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from ....domain.message import Channel, MessageStatus
-from ....errors import NotFoundError, RequestValidationError
+from ....errors import NotFoundError
 from ....services import audit, search, timelines
 from ....services.instances import Instance
 from .. import forms
@@ -32,12 +32,7 @@ STATUSES = tuple(s.value for s in MessageStatus)
 
 @pages.page("/<instance:instance>/messages", methods=("GET", "POST"))
 def messages(req: AdminRequest, instance: Instance) -> Response:
-    terms = forms.terms(req, (name for name, _ in FORM))
-    error = None
-    found: search.Page[search.MessageRecord] = search.Page([], None)
-    paged = False
-    try:
-        before, paged = forms.before(req)
+    def find(terms: dict[str, str], before: int | None) -> search.Page[search.MessageRecord]:
         filters = search.MessageFilter(
             legacy_id=terms.get("legacy_id"),
             to=terms.get("to"),
@@ -46,21 +41,17 @@ def messages(req: AdminRequest, instance: Instance) -> Response:
             created_from=forms.day(req, terms, "created_from", "msg.created_from"),
             created_to=forms.day(req, terms, "created_to", "msg.created_to"),
         )
-        found = search.search_messages(
+        return search.search_messages(
             req.store, instance, filters, limit=forms.PAGE_SIZE, before_id=before
         )
-    except RequestValidationError as exc:
-        error = req.t("field.error", field=exc.field or "", message=exc.message)
-    return req.render(
+
+    return forms.search_page(
+        req,
         "messages.html",
-        status=400 if error else 200,
-        terms=terms,
+        (name for name, _ in FORM),
+        find,
         channels=CHANNELS,
         statuses=STATUSES,
-        rows=found.items,
-        next_before=found.next_before,
-        paged=paged,
-        error=error,
     )
 
 
@@ -80,17 +71,7 @@ def message(req: AdminRequest, instance: Instance, message_id: int) -> Response:
 @pages.page("/<instance:instance>/messages/<int:message_id>/reveal", methods=("POST",))
 def message_reveal(req: AdminRequest, instance: Instance, message_id: int) -> Response:
     response = _detail(req, instance, message_id, revealed=True)
-    audit.record(
-        req.store,
-        req.actor,
-        audit.AuditRecord(
-            action=audit.AuditAction.PATIENT_DATA_SHOWN,
-            outcome=audit.AuditOutcome.DONE,
-            instance_id=instance.id,
-            instance_name=instance.name,
-            target_kind=audit.TargetKind.MESSAGE,
-            target_id=message_id,
-        ),
-        now=req.now,
+    audit.patient_data_shown(
+        req.store, req.actor, instance, audit.TargetKind.MESSAGE, message_id, now=req.now
     )
     return response

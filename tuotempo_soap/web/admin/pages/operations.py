@@ -60,24 +60,34 @@ def _back_to_message(req: AdminRequest, message_id: int) -> Response:
     return req.redirect("home")
 
 
-@pages.page("/<instance:instance>/messages/<int:message_id>/retry", methods=("POST",))
-def message_retry(req: AdminRequest, instance: Instance, message_id: int) -> Response:
+def _message_action(
+    req: AdminRequest,
+    instance: Instance,
+    message_id: int,
+    action: Callable[..., admin_actions.ActionDone],
+    done: str,
+) -> Response:
+    """Run ``action`` on the message, leave ``done`` (or why not) as the notice, go back."""
     try:
-        admin_actions.retry_message(req.store, req.actor, instance.id, message_id, now=req.now)
-        req.flash("message_retried")
+        action(req.store, req.actor, instance.id, message_id, now=req.now)
+        req.flash(done)
     except (ActionConflictError, ForbiddenError, NotFoundError) as exc:
         req.flash(refusal(exc))
     return _back_to_message(req, message_id)
+
+
+@pages.page("/<instance:instance>/messages/<int:message_id>/retry", methods=("POST",))
+def message_retry(req: AdminRequest, instance: Instance, message_id: int) -> Response:
+    return _message_action(
+        req, instance, message_id, admin_actions.retry_message, "message_retried"
+    )
 
 
 @pages.page("/<instance:instance>/messages/<int:message_id>/cancel", methods=("POST",))
 def message_cancel(req: AdminRequest, instance: Instance, message_id: int) -> Response:
-    try:
-        admin_actions.cancel_message(req.store, req.actor, instance.id, message_id, now=req.now)
-        req.flash("message_cancelled")
-    except (ActionConflictError, ForbiddenError, NotFoundError) as exc:
-        req.flash(refusal(exc))
-    return _back_to_message(req, message_id)
+    return _message_action(
+        req, instance, message_id, admin_actions.cancel_message, "message_cancelled"
+    )
 
 
 @pages.page("/<instance:instance>/settings")

@@ -13,7 +13,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
 from ....domain.reservation import PatientAnswer, Status
-from ....errors import NotFoundError, RequestValidationError
+from ....errors import NotFoundError
 from ....services import audit, search, timelines
 from ....services.instances import Instance
 from .. import forms
@@ -88,12 +88,7 @@ PATIENT_ORDER = (
 
 @pages.page("/<instance:instance>/reservations", methods=("GET", "POST"))
 def reservations(req: AdminRequest, instance: Instance) -> Response:
-    terms = forms.terms(req, (name for name, _ in FORM))
-    error = None
-    found: search.Page[search.ReservationRecord] = search.Page([], None)
-    paged = False
-    try:
-        before, paged = forms.before(req)
+    def find(terms: dict[str, str], before: int | None) -> search.Page[search.ReservationRecord]:
         filters = search.ReservationFilter(
             app_lid=terms.get("app_lid"),
             date_from=forms.day(req, terms, "date_from", "res.date_from"),
@@ -103,21 +98,17 @@ def reservations(req: AdminRequest, instance: Instance) -> Response:
             patient_answer=terms.get("patient_answer"),
             patient=terms.get("patient"),
         )
-        found = search.search_reservations(
+        return search.search_reservations(
             req.store, instance, filters, limit=forms.PAGE_SIZE, before_id=before
         )
-    except RequestValidationError as exc:
-        error = req.t("field.error", field=exc.field or "", message=exc.message)
-    return req.render(
+
+    return forms.search_page(
+        req,
         "reservations.html",
-        status=400 if error else 200,
-        terms=terms,
+        (name for name, _ in FORM),
+        find,
         statuses=STATUSES,
         answers=ANSWERS,
-        rows=found.items,
-        next_before=found.next_before,
-        paged=paged,
-        error=error,
     )
 
 
@@ -146,17 +137,7 @@ def reservation(req: AdminRequest, instance: Instance, reservation_id: int) -> R
 @pages.page("/<instance:instance>/reservations/<int:reservation_id>/reveal", methods=("POST",))
 def reservation_reveal(req: AdminRequest, instance: Instance, reservation_id: int) -> Response:
     response = _detail(req, instance, reservation_id, revealed=True)
-    audit.record(
-        req.store,
-        req.actor,
-        audit.AuditRecord(
-            action=audit.AuditAction.PATIENT_DATA_SHOWN,
-            outcome=audit.AuditOutcome.DONE,
-            instance_id=instance.id,
-            instance_name=instance.name,
-            target_kind=audit.TargetKind.RESERVATION,
-            target_id=reservation_id,
-        ),
-        now=req.now,
+    audit.patient_data_shown(
+        req.store, req.actor, instance, audit.TargetKind.RESERVATION, reservation_id, now=req.now
     )
     return response
