@@ -37,6 +37,7 @@ from tuotempo_soap.dispatch.base import OutgoingMessage
 from tuotempo_soap.dispatch.worker import Claimed, OutboxWorker
 from tuotempo_soap.errors import StoreUnavailableError
 from tuotempo_soap.store.engine import Store
+from tuotempo_soap.store.outbox import MessageRepository
 
 WAIT = 10.0  # seconds any thread waits for another before the test gives up
 
@@ -257,3 +258,28 @@ def test_sends_go_on_while_outcomes_are_being_recorded(
     assert held == [True]
     assert sorted(m.message_id for m in sender.sent) == sorted(mids)
     assert {row(store, mid)["status"] for mid in mids} == {"SENT"}
+
+
+@pytest.mark.parametrize("limit", [2, 10])
+def test_one_claim_takes_lapsed_leases_first_then_queued_messages(
+    store: Store, clock: Clock, limit: int
+) -> None:
+    _, (lapsed, first, second) = queue(store, clock, "lap-1", "lap-2", "lap-3")
+    with store.unit_of_work(write=True) as connection:  # "dead" claims one, then dies
+        (taken,) = MessageRepository(connection).claim(T0, "dead", T0 + timedelta(seconds=60), 1)
+    assert taken["id"] == lapsed
+    later = T0 + timedelta(seconds=61)
+    with store.unit_of_work(write=True) as connection:
+        claimed = MessageRepository(connection).claim_for_sending(
+            later, "alive", later + timedelta(seconds=60), limit, lambda instance, channel: "gw"
+        )
+    expected = [lapsed, first, second][:limit]
+    assert [row["id"] for row in claimed] == expected
+    assert [row["attempts"] for row in claimed] == [2, 1, 1][:limit]
+    for message_id in expected:
+        stored = row(store, message_id)
+        assert (stored["status"], stored["claimed_by"], stored["provider"]) == (
+            "SENDING",
+            "alive",
+            "gw",
+        )
