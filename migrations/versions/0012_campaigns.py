@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("invalid", sa.Integer(), nullable=False),
         sa.Column("duplicates", sa.Integer(), nullable=False),
         sa.Column("recipients", sa.Integer(), nullable=False),
+        sa.Column("problems", sa.Text(), nullable=True),
         sa.Column("rate_per_minute", sa.Integer(), nullable=False),
         sa.Column("quiet_hours", sa.String(length=11), nullable=True),
         sa.Column("send_after", sa.DateTime(), nullable=True),

@@ -162,7 +162,7 @@ def campaign_create(
     created = campaigns.create_campaign(cli.store, CLI_ACTOR, target, spec, source)
     found = created.campaign
     if as_json:
-        echo_json({**_campaign_json(found), "problems": created.problems})
+        echo_json(_campaign_json(found))
         return
     click.echo(
         f"campaign {found.id} created ({found.state}): {found.recipients} recipient(s); "

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -163,6 +163,8 @@ class Campaign:
     invalid: int
     duplicates: int
     recipients: int
+    # The first rows that could not be used: (line, why), our words only.
+    problems: list[tuple[int, str]]
     rate_per_minute: int
     quiet_hours: str | None
     send_after: datetime | None
@@ -182,8 +184,10 @@ class Campaign:
 @dataclass(frozen=True)
 class Created:
     campaign: Campaign
-    # The first rows that could not be used: (line, why), our words only.
-    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[tuple[int, str]]:
+        return self.campaign.problems
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,9 @@ def _campaign(record: CampaignRecord) -> Campaign:
     }
     values = {name: getattr(record, name) for name in CampaignRecord.__dataclass_fields__}
     values["texts"] = texts
+    values["problems"] = [
+        (int(line), str(why)) for line, why in json.loads(record.problems or "[]")
+    ]
     return Campaign(**values)
 
 
@@ -356,6 +363,7 @@ def create_campaign(
         "invalid": selection.invalid,
         "duplicates": selection.duplicates,
         "recipients": len(selection.recipients),
+        "problems": json.dumps(selection.problems) if selection.problems else None,
         "rate_per_minute": rate,
         "quiet_hours": None if quiet is None else str(quiet),
         "send_after": send_after,
@@ -389,7 +397,7 @@ def create_campaign(
         selection.invalid,
         selection.duplicates,
     )
-    return Created(_campaign(record), selection.problems)
+    return Created(_campaign(record))
 
 
 def _default_language(spec: CampaignSpec, instance: Instance) -> str | None:

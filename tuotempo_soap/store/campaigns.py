@@ -50,6 +50,7 @@ class CampaignRecord:
     invalid: int
     duplicates: int
     recipients: int
+    problems: str | None  # JSON: [[line, why], ...]
     rate_per_minute: int
     quiet_hours: str | None
     send_after: datetime | None

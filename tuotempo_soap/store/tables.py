@@ -594,6 +594,8 @@ campaigns = Table(
     Column("invalid", Integer, nullable=False),
     Column("duplicates", Integer, nullable=False),
     Column("recipients", Integer, nullable=False),
+    # The first unusable rows: JSON [[line, why], ...], line numbers and our words.
+    Column("problems", Text),
     Column("rate_per_minute", Integer, nullable=False),
     Column("quiet_hours", String(11)),  # "21:00-09:00", the instance's wall clock
     Column("send_after", DateTime),  # not before (UTC); NULL: as soon as started

@@ -302,6 +302,9 @@ class AdminApp:
         values = dict(matched)
         page = self.registry.pages[endpoint]
         req.endpoint = endpoint
+        if page.max_bytes is not None:  # an upload page: before the form is read
+            req.http.max_content_length = page.max_bytes
+            req.http.max_form_memory_size = page.max_bytes
         if req.http.method == "POST" and not req.session.csrf_ok(req.http.form.get(CSRF_FIELD)):
             log.info("back office: POST to %s refused without its CSRF token", endpoint)
             raise CsrfError

@@ -36,6 +36,8 @@ class Page:
     methods: tuple[str, ...]
     view: View
     access: Access
+    # A larger body than the back office's forms take (a file upload), in bytes.
+    max_bytes: int | None = None
 
     @property
     def needs_instance(self) -> bool:
@@ -57,6 +59,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("home", "nav.home"),
     NavItem("reservations", "nav.reservations"),
     NavItem("messages", "nav.messages"),
+    NavItem("campaigns", "nav.campaigns"),
     NavItem("clinics", "nav.clinics"),
     NavItem("outbox", "nav.outbox"),
     NavItem("audit", "nav.audit"),
@@ -81,6 +84,7 @@ class Registry:
         endpoint: str | None = None,
         methods: Iterable[str] = ("GET",),
         access: Access | None = None,
+        max_bytes: int | None = None,
     ) -> Callable[[View], View]:
         """Register a view at ``rule`` (below ``/admin``).
 
@@ -97,7 +101,9 @@ class Registry:
             chosen = access or (Access.INSTANCE if needs_instance else Access.OPERATOR)
             if needs_instance != (chosen is Access.INSTANCE):
                 raise ValueError(f"{name}: Access.INSTANCE goes with <instance:instance> rules")
-            self.pages[name] = Page(name, rule, tuple(m.upper() for m in methods), view, chosen)
+            self.pages[name] = Page(
+                name, rule, tuple(m.upper() for m in methods), view, chosen, max_bytes
+            )
             return view
 
         return register
