@@ -90,7 +90,8 @@ class Registry:
 
         ``endpoint`` defaults to the function's name; ``access`` to INSTANCE
         when the rule names an instance, else OPERATOR. Every POST is checked
-        for its CSRF token before the view runs.
+        for its CSRF token before the view runs. ``max_bytes``: a page that takes
+        uploads accepts bodies up to this size (others: ``app.MAX_FORM_BYTES``).
         """
 
         def register(view: View) -> View:
