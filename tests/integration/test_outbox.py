@@ -105,7 +105,9 @@ def queue(store: Store, clock: Clock, *legacy_ids: str, **extra: Any) -> tuple[A
         for lid in legacy_ids
     ]
     outcome = messages.update_messages(store, instance, items, max_items=100, now=clock.now)
-    return instance, [int(i.message_id) for i in outcome.items]
+    queued = [i.message_id for i in outcome.items]
+    assert all(message_id is not None for message_id in queued), outcome
+    return instance, [int(message_id) for message_id in queued if message_id is not None]
 
 
 def row(store: Store, message_id: int) -> Any:

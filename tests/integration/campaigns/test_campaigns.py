@@ -24,7 +24,7 @@ from tuotempo_soap.errors import (
     NotFoundError,
     RequestValidationError,
 )
-from tuotempo_soap.services import audit, campaigns, messages
+from tuotempo_soap.services import audit, campaigns, instances, messages
 from tuotempo_soap.services.audit import Actor
 from tuotempo_soap.services.campaigns import CampaignSpec, PatientSource
 from tuotempo_soap.services.instances import Instance
@@ -454,3 +454,18 @@ def test_an_email_campaign(world: World) -> None:
         "Campagna",
         "Ciao",
     )
+
+
+def test_removing_an_instance_removes_its_campaigns_and_opt_outs(world: World) -> None:
+    instance = world.new_instance()
+    store = world.store
+    found = campaigns.create_campaign(
+        store, OPERATOR, instance, spec(), pasted(*(number(i) for i in range(7)))
+    ).campaign
+    campaigns.opt_out(store, instance, [number(1)])
+    campaigns.start_campaign(store, OPERATOR, instance, found.id)
+    deleted = instances.remove_instance(store, instance.name, batch_size=3)
+    assert deleted["campaigns"] == 1
+    assert deleted["campaign_recipients"] == 7
+    assert deleted["campaign_opt_outs"] == 1
+    assert deleted["messages"] == 6
