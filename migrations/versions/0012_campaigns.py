@@ -63,11 +63,13 @@ def upgrade() -> None:
         sa.Column("started_by", sa.String(length=64), nullable=True),
         sa.Column("first_due_at", sa.DateTime(), nullable=True),
         sa.Column("last_due_at", sa.DateTime(), nullable=True),
+        sa.Column("queuing_until", sa.DateTime(), nullable=True),
         _instance_fk("campaigns"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
     )
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.create_index("ix_campaigns_instance_id", ["instance_id", "id"], unique=False)
+        batch_op.create_index("ix_campaigns_state", ["state"], unique=False)
     op.create_table(
         "campaign_recipients",
         sa.Column("id", _BIG_ID, autoincrement=True, nullable=False),
@@ -114,5 +116,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_campaign_recipients_campaign_id")
     op.drop_table("campaign_recipients")
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaigns_state")
         batch_op.drop_index("ix_campaigns_instance_id")
     op.drop_table("campaigns")

@@ -242,6 +242,7 @@ def campaign_start(cli: CliContext, instance_name: str, campaign_id: int) -> Non
         f"campaign {campaign_id} {'resumed' if done.resumed else 'started'}: "
         f"{done.queued} queued, {done.opted_out} skipped (opted out)"
         + (f", {done.rejected} refused by the outbox" if done.rejected else "")
+        + (f", {done.remaining} left for the worker" if done.remaining else "")
     )
     if done.first_due_at is not None:
         click.echo(

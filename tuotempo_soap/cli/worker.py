@@ -1,5 +1,6 @@
 """``worker``: sends due messages from the outbox, plans and queues reminders,
-and forwards patients' cancellations to clinics, until stopped."""
+forwards patients' cancellations to clinics, and finishes queueing campaigns
+whose start stopped half-way, until stopped."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
     from ..clinic import build_clinic_client
     from ..dispatch.config import load_dispatch_config
     from ..dispatch.worker import OutboxWorker
-    from ..services import clinic_sync, reminders
+    from ..services import campaigns, clinic_sync, reminders
     from ..services.links import LinkSigner, secret_key
     from ..web.app import configure_logging
 
@@ -37,6 +38,8 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
         reminders.plan_changes(store)
         reminders.queue_due(store, signer=signer, public_url=settings.public_url)
         clinic_sync.process_callbacks(store, build=build_clinic_client)
+        # Campaigns whose start stopped half-way (services.campaigns).
+        campaigns.queue_started(store)
 
     outbox = OutboxWorker(store, dispatch, settings, worker_id=worker_id, housekeeping=housekeeping)
     try:

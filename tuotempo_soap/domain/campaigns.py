@@ -66,7 +66,8 @@ class CampaignRuleError(ValueError):
 
 class CampaignState(StrEnum):
     DRAFT = "DRAFT"  # recipients stored; nothing queued yet
-    STARTED = "STARTED"  # every recipient queued in the outbox or skipped
+    QUEUING = "QUEUING"  # started; its recipients are being queued in the outbox
+    STARTED = "STARTED"  # started; every recipient queued in the outbox or skipped
 
 
 class RecipientState(StrEnum):

@@ -12,9 +12,13 @@ opt-out list that every campaign honours.
   path as updateMessages (``services.messages.update_messages``), a batch per
   transaction, each message due at its place in the campaign's schedule (its
   rate, out of its quiet hours); the dispatch worker sends them when due. An
-  opted-out address is skipped and counted. Each message's LEGACY_ID is
-  ``cmp-<campaign>-<recipient>``, so a start that was interrupted can be
-  repeated: what was queued stays queued once, and the rest follows.
+  opted-out address is skipped and counted. The campaign is QUEUING until
+  every recipient is queued or skipped, then STARTED; whoever queues holds a
+  lease on it (renewed with each batch). Each message's LEGACY_ID is
+  ``cmp-<campaign>-<recipient>``, so queueing that stopped half-way (a start
+  in the back office that used its time budget, a process that died) simply
+  goes on: the worker's housekeeping (``queue_started``) or a new start takes
+  the lease and queues the rest; what was queued stays queued once.
 - ``campaign_report``: every recipient counted once, by its message's outbox
   status (or why it was not sent), so the figures add up to the recipients.
 - ``opt_out_reply``: an SMS whose whole text is an opt-out word (``STOP``,
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,6 +91,12 @@ log = logging.getLogger(__name__)
 
 # Recipients queued per transaction when a campaign starts.
 START_BATCH = 1000
+# Whoever queues a campaign's recipients holds it this long past each batch; a
+# holder that stopped (a web request cut short, a process that died) leaves it
+# to run out, and the worker goes on from there.
+QUEUING_LEASE = timedelta(minutes=2)
+# Longest the worker's housekeeping spends queueing campaigns per pass.
+HOUSEKEEPING_BUDGET = 5.0
 LEGACY_PREFIX = "cmp-"
 # What a message cancelled by its recipient's STOP shows as its ERROR.
 OPTED_OUT_REASON = "the recipient opted out of campaigns"
@@ -176,9 +187,11 @@ class Campaign:
     first_due_at: datetime | None
     last_due_at: datetime | None
 
+    queuing_until: datetime | None
+
     @property
     def started(self) -> bool:
-        return self.state == CampaignState.STARTED.value
+        return self.state != CampaignState.DRAFT.value
 
 
 @dataclass(frozen=True)
@@ -211,6 +224,7 @@ class Started:
     first_due_at: datetime | None
     last_due_at: datetime | None
     resumed: bool
+    remaining: int = 0  # not queued yet: the worker (or another start) goes on
 
 
 @dataclass(frozen=True)
@@ -508,6 +522,10 @@ def recipient_lines(
 # --- start ---------------------------------------------------------------------------
 
 
+class CampaignBusyError(ConflictError):
+    """Another start (or the worker) is queueing this campaign's recipients now."""
+
+
 def start_campaign(
     store: Store,
     actor: Actor,
@@ -516,11 +534,15 @@ def start_campaign(
     *,
     now: datetime | None = None,
     batch_size: int = START_BATCH,
+    budget_seconds: float | None = None,
 ) -> Started:
     """Queue the campaign's messages (see the module's notes); audited.
 
-    A started campaign is refused (``ConflictError``), unless a start was
-    interrupted half-way: then its remaining recipients are queued.
+    ``budget_seconds``: stop queueing after about that long (the back office,
+    inside a web request); what is left is queued by the worker
+    (``queue_started``), or by starting again. A started campaign is refused
+    (``ConflictError``), unless a start stopped half-way: then its remaining
+    recipients are queued.
     """
     now = now or utcnow()
     try:
@@ -528,9 +550,15 @@ def start_campaign(
         campaign = get_campaign(store, instance, campaign_id)
         with store.unit_of_work(write=True) as connection:
             repo = CampaignRepository(connection)
-            began = repo.begin_start(campaign.id, actor.name[:64], now)
-            pending = repo.count_pending(campaign.id)
-        if not began and pending == 0:
+            lease = utcnow() + QUEUING_LEASE
+            began = repo.begin_start(campaign.id, actor.name[:64], now, lease)
+            resumed = not began and repo.take_queuing(campaign.id, now, lease)
+        if not (began or resumed):
+            if campaign.state == CampaignState.QUEUING.value:
+                raise CampaignBusyError(
+                    f"campaign {campaign.id} is being queued right now; look again in a minute",
+                    field="campaign",
+                )
             raise ConflictError(f"campaign {campaign.id} was already started", field="campaign")
     except StoreUnavailableError:
         raise  # nothing to record it in
@@ -546,14 +574,10 @@ def start_campaign(
             now,
         )
         raise
-    if began:
-        start = max(now, campaign.send_after or now)
-    else:  # resume after the last message an interrupted start queued
-        after = now
-        if campaign.last_due_at is not None:
-            after = campaign.last_due_at + timedelta(seconds=60 / campaign.rate_per_minute)
-        start = max(now, campaign.send_after or now, after)
-    started = _enqueue(store, instance, campaign, start, now, batch_size, resumed=not began)
+    start = max(now, campaign.send_after or now) if began else _resume_at(campaign, now)
+    started = _enqueue(
+        store, instance, campaign, start, now, batch_size, resumed=resumed, budget=budget_seconds
+    )
     _audit(
         store,
         actor,
@@ -563,18 +587,74 @@ def start_campaign(
         AuditOutcome.DONE,
         f"queued {started.queued}, skipped {started.opted_out} opted out"
         + (f", {started.rejected} refused" if started.rejected else "")
+        + (f", {started.remaining} left to the worker" if started.remaining else "")
         + (" (resumed)" if started.resumed else ""),
         now,
     )
     log.info(
-        "campaign %d of %s started: %d queued, %d opted out, %d refused",
+        "campaign %d of %s started: %d queued, %d opted out, %d refused, %d left",
         campaign.id,
         instance.name,
         started.queued,
         started.opted_out,
         started.rejected,
+        started.remaining,
     )
     return started
+
+
+def _resume_at(campaign: Campaign, now: datetime) -> datetime:
+    """Where the schedule of a campaign whose queueing stopped half-way goes on:
+    one interval after the last message it queued (never in the past)."""
+    after = now
+    if campaign.last_due_at is not None:
+        after = campaign.last_due_at + timedelta(seconds=60 / campaign.rate_per_minute)
+    return max(now, campaign.send_after or now, after)
+
+
+def queue_started(
+    store: Store, *, now: datetime | None = None, budget_seconds: float = HOUSEKEEPING_BUDGET
+) -> int:
+    """The worker's part: go on queueing campaigns whose start stopped half-way
+    (a start in the back office that ran out of time, a process that died);
+    how many messages it queued. Bounded by ``budget_seconds`` a call, so the
+    sending around it never waits long."""
+    now = now or utcnow()
+    deadline = time.monotonic() + budget_seconds
+    with store.unit_of_work() as connection:
+        waiting = CampaignRepository(connection).resumable(now)
+    queued = 0
+    for instance_id, campaign_id in waiting:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        with store.unit_of_work(write=True) as connection:
+            taken = CampaignRepository(connection).take_queuing(
+                campaign_id, now, utcnow() + QUEUING_LEASE
+            )
+        if not taken:
+            continue  # someone else holds it
+        instance = get_instance_by_id(store, instance_id)
+        campaign = get_campaign(store, instance, campaign_id)
+        started = _enqueue(
+            store,
+            instance,
+            campaign,
+            _resume_at(campaign, now),
+            now,
+            START_BATCH,
+            resumed=True,
+            budget=left,
+        )
+        queued += started.queued
+        log.info(
+            "campaign %d of %s: %d more queued by the worker, %d left",
+            campaign.id,
+            instance.name,
+            started.queued,
+            started.remaining,
+        )
+    return queued
 
 
 def _enqueue(
@@ -586,70 +666,96 @@ def _enqueue(
     batch_size: int,
     *,
     resumed: bool,
+    budget: float | None,
 ) -> Started:
+    """Queue the campaign's pending recipients a batch per transaction, holding
+    its queuing lease (renewed with every batch, given back at the end)."""
+    deadline = None if budget is None else time.monotonic() + budget
     times = _schedule(campaign, instance, start)
     queued_total = opted_total = rejected_total = 0
     first_due: datetime | None = None
     last_due: datetime | None = None
-    while True:
-        with store.unit_of_work() as connection:
-            batch = CampaignRepository(connection).pending(campaign.id, batch_size)
-            opted = OptOutRepository(connection).among(instance.id, [r.address for r in batch])
-        if not batch:
-            break
-        items: list[dict[str, Any]] = []
-        by_legacy: dict[str, int] = {}
-        for recipient in batch:
-            if recipient.address in opted:
-                continue
-            due = next(times)
-            first_due = first_due or due
-            last_due = due
-            text = (
-                campaign.texts.get(recipient.language) or campaign.texts[campaign.default_language]
-            )
-            legacy_id = f"{LEGACY_PREFIX}{campaign.id}-{recipient.id}"
-            by_legacy[legacy_id] = recipient.id
-            items.append(
-                {
-                    "LEGACY_ID": legacy_id,
-                    "CHANNEL": campaign.channel,
-                    "TO": recipient.address,
-                    "TEXT": text.text,
-                    "SUBJECT": text.subject,
-                    "LANGUAGE": recipient.language,
-                    "SEND_AT": due.replace(tzinfo=UTC).isoformat(),
-                }
-            )
-        queued: dict[int, int] = {}
-        rejected: list[int] = []
-        if items:
-            outcome = messages.update_messages(
-                store, instance, items, max_items=len(items), now=now
-            )
-            for item in outcome.items:
-                recipient_id = by_legacy[str(item.legacy_id)]
-                if item.ok and item.message_id is not None:
-                    queued[recipient_id] = item.message_id
-                else:
-                    rejected.append(recipient_id)
-        skipped_out = [r.id for r in batch if r.address in opted]
+    remaining = 0
+    done = False
+    try:
+        while True:
+            with store.unit_of_work() as connection:
+                batch = CampaignRepository(connection).pending(campaign.id, batch_size)
+                opted = OptOutRepository(connection).among(instance.id, [r.address for r in batch])
+            if not batch:
+                done = True
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                with store.unit_of_work() as connection:
+                    remaining = CampaignRepository(connection).count_pending(campaign.id)
+                break
+            items: list[dict[str, Any]] = []
+            by_legacy: dict[str, int] = {}
+            for recipient in batch:
+                if recipient.address in opted:
+                    continue
+                due = next(times)
+                first_due = first_due or due
+                last_due = due
+                text = (
+                    campaign.texts.get(recipient.language)
+                    or campaign.texts[campaign.default_language]
+                )
+                legacy_id = f"{LEGACY_PREFIX}{campaign.id}-{recipient.id}"
+                by_legacy[legacy_id] = recipient.id
+                items.append(
+                    {
+                        "LEGACY_ID": legacy_id,
+                        "CHANNEL": campaign.channel,
+                        "TO": recipient.address,
+                        "TEXT": text.text,
+                        "SUBJECT": text.subject,
+                        "LANGUAGE": recipient.language,
+                        "SEND_AT": due.replace(tzinfo=UTC).isoformat(),
+                    }
+                )
+            queued: dict[int, int] = {}
+            rejected: list[int] = []
+            if items:
+                outcome = messages.update_messages(
+                    store, instance, items, max_items=len(items), now=now
+                )
+                for item in outcome.items:
+                    recipient_id = by_legacy[str(item.legacy_id)]
+                    if item.ok and item.message_id is not None:
+                        queued[recipient_id] = item.message_id
+                    else:
+                        rejected.append(recipient_id)
+            skipped_out = [r.id for r in batch if r.address in opted]
+            with store.unit_of_work(write=True) as connection:
+                CampaignRepository(connection).mark(
+                    campaign.id,
+                    queued=queued,
+                    skipped={
+                        RecipientState.OPTED_OUT.value: skipped_out,
+                        RecipientState.REJECTED.value: rejected,
+                    },
+                    first_due=first_due,
+                    last_due=last_due,
+                    lease_until=utcnow() + QUEUING_LEASE,
+                )
+            queued_total += len(queued)
+            opted_total += len(skipped_out)
+            rejected_total += len(rejected)
+    finally:
+        # Given back at once, also after an error: the worker takes over from
+        # there instead of waiting for the lease to run out.
         with store.unit_of_work(write=True) as connection:
-            CampaignRepository(connection).mark(
-                campaign.id,
-                queued=queued,
-                skipped={
-                    RecipientState.OPTED_OUT.value: skipped_out,
-                    RecipientState.REJECTED.value: rejected,
-                },
-                first_due=first_due,
-                last_due=last_due,
-            )
-        queued_total += len(queued)
-        opted_total += len(skipped_out)
-        rejected_total += len(rejected)
+            CampaignRepository(connection).finish_queuing(campaign.id, done=done)
     return Started(
-        campaign.id, queued_total, opted_total, rejected_total, first_due, last_due, resumed
+        campaign.id,
+        queued_total,
+        opted_total,
+        rejected_total,
+        first_due,
+        last_due,
+        resumed,
+        remaining,
     )
 
 

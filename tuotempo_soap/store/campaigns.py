@@ -15,12 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     RowMapping,
     and_,
     bindparam,
+    cast,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -61,6 +64,7 @@ class CampaignRecord:
     started_by: str | None
     first_due_at: datetime | None
     last_due_at: datetime | None
+    queuing_until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -175,15 +179,64 @@ class CampaignRepository:
             for language, n, out in self.connection.execute(query).all()
         ]
 
-    def begin_start(self, campaign_id: int, by: str, now: datetime) -> bool:
-        """DRAFT -> STARTED (compare-and-set); False when it was not a draft."""
+    def begin_start(self, campaign_id: int, by: str, now: datetime, until: datetime) -> bool:
+        """DRAFT -> QUEUING with the queuing lease until ``until`` (compare-and-set);
+        False when it was not a draft."""
         c = campaigns.c
         statement = (
             update(campaigns)
             .where(c.id == campaign_id, c.state == CampaignState.DRAFT.value)
-            .values(state=CampaignState.STARTED.value, started_at=now, started_by=by)
+            .values(
+                state=CampaignState.QUEUING.value,
+                started_at=now,
+                started_by=by,
+                queuing_until=until,
+            )
         )
         return bool(self.connection.execute(statement).rowcount)
+
+    def take_queuing(self, campaign_id: int, now: datetime, until: datetime) -> bool:
+        """The queuing lease of a QUEUING campaign nobody holds (or whose holder
+        stopped renewing it); False when it is held, or the campaign is not QUEUING."""
+        c = campaigns.c
+        statement = (
+            update(campaigns)
+            .where(
+                c.id == campaign_id,
+                c.state == CampaignState.QUEUING.value,
+                or_(c.queuing_until.is_(None), c.queuing_until < now),
+            )
+            .values(queuing_until=until)
+        )
+        return bool(self.connection.execute(statement).rowcount)
+
+    def finish_queuing(self, campaign_id: int, *, done: bool) -> None:
+        """Give the lease back; ``done``: every recipient is queued or skipped."""
+        c = campaigns.c
+        values: dict[str, Any] = {"queuing_until": None}
+        if done:
+            values["state"] = CampaignState.STARTED.value
+        self.connection.execute(
+            update(campaigns)
+            .where(c.id == campaign_id, c.state == CampaignState.QUEUING.value)
+            .values(**values)
+        )
+
+    def resumable(self, now: datetime) -> list[tuple[int, int]]:
+        """(instance, campaign) of the QUEUING campaigns whose lease is free."""
+        c = campaigns.c
+        query = (
+            select(c.instance_id, c.id)
+            .where(
+                c.state == CampaignState.QUEUING.value,
+                or_(c.queuing_until.is_(None), c.queuing_until < now),
+            )
+            .order_by(c.id)
+        )
+        return [
+            (int(instance_id), int(row_id))
+            for instance_id, row_id in self.connection.execute(query)
+        ]
 
     def pending(self, campaign_id: int, limit: int) -> list[RecipientRecord]:
         """The next recipients not queued yet, in list order."""
@@ -214,17 +267,35 @@ class CampaignRepository:
         skipped: Mapping[str, Collection[int]],
         first_due: datetime | None,
         last_due: datetime | None,
+        lease_until: datetime,
     ) -> None:
         """Recipients queued (recipient id -> message id) or skipped (state ->
-        recipient ids), and how far the campaign's schedule got."""
+        recipient ids), how far the campaign's schedule got, and the queuing
+        lease renewed."""
         r = campaign_recipients.c
-        if queued:
+        pairs = sorted(queued.items())
+        if pairs and self.connection.dialect.name == "postgresql":
+            # One UPDATE ... FROM unnest(ids, message ids) for the whole batch.
+            given = (
+                func.unnest(
+                    cast(bindparam("_ids"), postgresql.ARRAY(BigInteger())),
+                    cast(bindparam("_mids"), postgresql.ARRAY(BigInteger())),
+                )
+                .table_valued("rid", "mid")
+                .render_derived(name="given")
+            )
+            self.connection.execute(
+                update(campaign_recipients)
+                .where(r.id == given.c.rid, r.state == RecipientState.PENDING.value)
+                .values(state=RecipientState.QUEUED.value, message_id=given.c.mid),
+                {"_ids": [rid for rid, _ in pairs], "_mids": [mid for _, mid in pairs]},
+            )
+        elif pairs:
             statement = (
                 update(campaign_recipients)
                 .where(r.id == bindparam("_row_id"), r.state == RecipientState.PENDING.value)
                 .values(state=RecipientState.QUEUED.value, message_id=bindparam("_message_id"))
             )
-            pairs = sorted(queued.items())
             for chunk in _chunks(pairs):
                 self.connection.execute(
                     statement,
@@ -238,13 +309,12 @@ class CampaignRepository:
                     .values(state=state)
                 )
         c = campaigns.c
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"queuing_until": lease_until}
         if first_due is not None:
             values["first_due_at"] = func.coalesce(c.first_due_at, first_due)
         if last_due is not None:
             values["last_due_at"] = last_due
-        if values:
-            self.connection.execute(update(campaigns).where(c.id == campaign_id).values(**values))
+        self.connection.execute(update(campaigns).where(c.id == campaign_id).values(**values))
 
     def report(self, campaign_id: int) -> list[StatusCount]:
         """Recipients by their state and their message's outbox status."""

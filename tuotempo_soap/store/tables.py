@@ -606,7 +606,11 @@ campaigns = Table(
     Column("started_by", String(64)),
     Column("first_due_at", DateTime),
     Column("last_due_at", DateTime),
+    # While QUEUING: who queues its recipients holds this lease; once it runs
+    # out (a start cut short), the worker takes over.
+    Column("queuing_until", DateTime),
     Index("ix_campaigns_instance_id", "instance_id", "id"),
+    Index("ix_campaigns_state", "state"),
 )
 
 # Each address of a campaign once (its list's duplicates were dropped), the

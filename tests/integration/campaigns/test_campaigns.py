@@ -29,6 +29,7 @@ from tuotempo_soap.services.audit import Actor
 from tuotempo_soap.services.campaigns import CampaignSpec, PatientSource
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.tables import campaign_recipients
+from tuotempo_soap.store.tables import campaigns as campaigns_table
 
 MADRID = ZoneInfo("Europe/Madrid")
 UTC = ZoneInfo("UTC")
@@ -364,7 +365,7 @@ def test_bad_settings_are_refused_naming_the_field(world: World) -> None:
 # --- starting ---------------------------------------------------------------------------
 
 
-def test_a_campaign_starts_once_and_an_interrupted_start_resumes(world: World) -> None:
+def test_a_campaign_starts_once(world: World) -> None:
     instance = world.new_instance()
     store = world.store
     world.at(utc("2027-03-10T10:00:00"))
@@ -372,39 +373,77 @@ def test_a_campaign_starts_once_and_an_interrupted_start_resumes(world: World) -
         store, OPERATOR, instance, spec(), pasted(*(number(i) for i in range(30)))
     ).campaign
     first = campaigns.start_campaign(store, OPERATOR, instance, found.id, batch_size=7)
-    assert first.queued == 30 and not first.resumed
-    with pytest.raises(ConflictError):
+    assert (first.queued, first.remaining, first.resumed) == (30, 0, False)
+    assert campaigns.get_campaign(store, instance, found.id).state == "STARTED"
+    with pytest.raises(ConflictError) as again:
         campaigns.start_campaign(store, OPERATOR, instance, found.id)
-    before = {row["legacy_id"]: row["id"] for row in world.message_rows(instance, "cmp-")}
+    assert again.value.message == f"campaign {found.id} was already started"
+    trail = audit.page(store, OPERATOR, instance_id=instance.id).entries
+    assert [(e.action, e.outcome) for e in trail] == [
+        ("CAMPAIGN_START", "REFUSED"),
+        ("CAMPAIGN_START", "DONE"),
+        ("CAMPAIGN_CREATE", "DONE"),
+    ]
 
-    # As if the start had stopped after queueing the messages of the last ten
-    # recipients but before recording them.
+
+def test_a_start_cut_short_is_finished_by_the_worker(world: World) -> None:
+    instance = world.new_instance()
+    store = world.store
+    now = world.at(utc("2027-03-10T10:00:00"))
+    found = campaigns.create_campaign(
+        store, OPERATOR, instance, spec(), pasted(*(number(i) for i in range(30)))
+    ).campaign
+    # The back office's time budget ran out after the first batch of ten.
+    cut = campaigns.start_campaign(
+        store, OPERATOR, instance, found.id, batch_size=10, budget_seconds=0
+    )
+    assert (cut.queued, cut.remaining) == (0, 30)
+    assert campaigns.get_campaign(store, instance, found.id).state == "QUEUING"
+    assert campaigns.campaign_report(store, instance, found.id).pending == 30
+    # The worker's housekeeping goes on with the lease given back.
+    assert campaigns.queue_started(store, now=now) == 30
+    assert campaigns.get_campaign(store, instance, found.id).state == "STARTED"
+    report = campaigns.campaign_report(store, instance, found.id)
+    assert (report.waiting, report.pending, report.total) == (30, 0, 30)
+    due = [row["next_attempt_at"] for row in world.message_rows(instance, "cmp-")]
+    assert [b - a for a, b in pairwise(due)] == [timedelta(seconds=1)] * 29
+    assert campaigns.queue_started(store, now=now) == 0
+
+
+def test_queueing_that_died_half_way_resumes_once_its_lease_runs_out(world: World) -> None:
+    instance = world.new_instance()
+    store = world.store
+    now = world.at(utc("2027-03-10T10:00:00"))
+    found = campaigns.create_campaign(
+        store, OPERATOR, instance, spec(), pasted(*(number(i) for i in range(30)))
+    ).campaign
+    campaigns.start_campaign(store, OPERATOR, instance, found.id, batch_size=7)
+    before = {row["legacy_id"]: row["id"] for row in world.message_rows(instance, "cmp-")}
+    last_ten = sorted(int(str(lid).rsplit("-", 1)[1]) for lid in before)[-10:]
+    # As if the process had died after queueing the last ten messages but
+    # before recording them, while holding the lease.
     with store.unit_of_work(write=True) as connection:
         connection.execute(
             update(campaign_recipients)
-            .where(
-                campaign_recipients.c.campaign_id == found.id,
-                campaign_recipients.c.id.in_(
-                    sorted(int(str(lid).rsplit("-", 1)[1]) for lid in before)[-10:]
-                ),
-            )
+            .where(campaign_recipients.c.id.in_(last_ten))
             .values(state="PENDING", message_id=None)
         )
-    assert campaigns.campaign_report(store, instance, found.id).pending == 10
-    again = campaigns.start_campaign(store, OPERATOR, instance, found.id)
+        connection.execute(
+            update(campaigns_table)
+            .where(campaigns_table.c.id == found.id)
+            .values(state="QUEUING", queuing_until=now + timedelta(minutes=1))
+        )
+    with pytest.raises(campaigns.CampaignBusyError):
+        campaigns.start_campaign(store, OPERATOR, instance, found.id)
+    assert campaigns.queue_started(store, now=now) == 0  # the lease is still held
+    later = world.at(now + timedelta(minutes=3))
+    again = campaigns.start_campaign(store, OPERATOR, instance, found.id, now=later)
     assert again.resumed and again.queued == 10
     after = {row["legacy_id"]: row["id"] for row in world.message_rows(instance, "cmp-")}
     assert after == before  # the same 30 messages, none twice
     report = campaigns.campaign_report(store, instance, found.id)
     assert (report.waiting, report.pending, report.total) == (30, 0, 30)
-
-    trail = audit.page(store, OPERATOR, instance_id=instance.id).entries
-    assert [(e.action, e.outcome) for e in trail] == [
-        ("CAMPAIGN_START", "DONE"),
-        ("CAMPAIGN_START", "REFUSED"),
-        ("CAMPAIGN_START", "DONE"),
-        ("CAMPAIGN_CREATE", "DONE"),
-    ]
+    assert campaigns.get_campaign(store, instance, found.id).state == "STARTED"
 
 
 def test_a_campaign_is_its_instance_s_own(world: World) -> None:

@@ -401,6 +401,13 @@ EN: dict[str, str] = {
     "audit.action.CAMPAIGN_CREATE": "Create campaign",
     "audit.action.CAMPAIGN_START": "Start campaign",
     "audit.target.campaign": "campaign {id}",
+    "camp.state.QUEUING": "Being queued",
+    "notice.campaign_started_partly": (
+        "The campaign has started; the worker queues the rest of its messages in the background."
+    ),
+    "notice.refused.campaign_busy": (
+        "Its messages are being queued right now; look again in a minute."
+    ),
 }
 
 ES: dict[str, str] = {
@@ -792,6 +799,13 @@ ES: dict[str, str] = {
     "audit.action.CAMPAIGN_CREATE": "Crear campaña",
     "audit.action.CAMPAIGN_START": "Iniciar campaña",
     "audit.target.campaign": "campaña {id}",
+    "camp.state.QUEUING": "Poniéndose en cola",
+    "notice.campaign_started_partly": (
+        "La campaña se ha iniciado; el proceso de envío pone en cola el resto de sus mensajes."
+    ),
+    "notice.refused.campaign_busy": (
+        "Sus mensajes se están poniendo en cola ahora mismo; vuelva a mirar en un minuto."
+    ),
 }
 
 IT: dict[str, str] = {
@@ -1181,6 +1195,13 @@ IT: dict[str, str] = {
     "audit.action.CAMPAIGN_CREATE": "Crea campagna",
     "audit.action.CAMPAIGN_START": "Avvia campagna",
     "audit.target.campaign": "campagna {id}",
+    "camp.state.QUEUING": "In messa in coda",
+    "notice.campaign_started_partly": (
+        "La campagna è avviata; il processo di invio mette in coda il resto dei suoi messaggi."
+    ),
+    "notice.refused.campaign_busy": (
+        "I suoi messaggi sono in messa in coda proprio ora; riguardi tra un minuto."
+    ),
 }
 
 TEXTS: Mapping[str, Mapping[str, str]] = {"en": EN, "es": ES, "it": IT}

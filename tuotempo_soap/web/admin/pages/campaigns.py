@@ -27,7 +27,7 @@ from ....domain.campaigns import (
 from ....errors import ConflictError, ForbiddenError, NotFoundError, RequestValidationError
 from ....files.patient_lists import MAX_LIST_BYTES
 from ....services import campaigns
-from ....services.campaigns import CampaignSpec, PatientSource
+from ....services.campaigns import CampaignBusyError, CampaignSpec, PatientSource
 from ....services.instances import Instance
 from ..app import AdminRequest
 from ..routing import pages
@@ -36,6 +36,9 @@ from ..texts import LANGUAGES
 # The upload, the pasted addresses and the texts; the file is read in memory.
 MAX_UPLOAD_BYTES = MAX_LIST_BYTES + 1024 * 1024
 RECIPIENTS_SHOWN = 50
+# A start queues for this long inside its request (well under gunicorn's
+# timeout); the worker queues what is left of a large campaign.
+START_BUDGET_SECONDS = 20.0
 
 
 def _languages(instance: Instance) -> list[str]:
@@ -188,8 +191,17 @@ def campaign_preview(req: AdminRequest, instance: Instance, campaign_id: int) ->
 def campaign_start(req: AdminRequest, instance: Instance, campaign_id: int) -> Response:
     _campaign(req, instance, campaign_id)
     try:
-        campaigns.start_campaign(req.store, req.actor, instance, campaign_id, now=req.now)
-        req.flash("campaign_started")
+        started = campaigns.start_campaign(
+            req.store,
+            req.actor,
+            instance,
+            campaign_id,
+            now=req.now,
+            budget_seconds=START_BUDGET_SECONDS,
+        )
+        req.flash("campaign_started_partly" if started.remaining else "campaign_started")
+    except CampaignBusyError:
+        req.flash("refused.campaign_busy")
     except ConflictError:
         req.flash("refused.campaign_started")
     except ForbiddenError:
