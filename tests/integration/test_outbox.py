@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import make_instance
+from tests.scripted_dispatch import OneProvider, ScriptedSender
 from tuotempo_soap.config import Settings
 from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
-from tuotempo_soap.dispatch.ratelimit import RateLimiter
 from tuotempo_soap.dispatch.worker import OutboxWorker, backoff_seconds
 from tuotempo_soap.errors import StoreUnavailableError
 from tuotempo_soap.services import instances, messages
@@ -22,40 +22,6 @@ from tuotempo_soap.store.outbox import MessageRepository
 from tuotempo_soap.store.tables import messages as messages_table
 
 T0 = datetime(2027, 3, 1, 9, 0, 0)
-
-
-class ScriptedSender:
-    name = "scripted"
-
-    def __init__(self, *results: SendResult) -> None:
-        self.results = list(results)
-        self.sent: list[OutgoingMessage] = []
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        self.sent.append(message)
-        return self.results.pop(0) if self.results else SendResult.sent(f"p-{message.message_id}")
-
-    def close(self) -> None:
-        pass
-
-
-class OneProvider:
-    """The slice of DispatchConfig the worker uses, with one scripted provider."""
-
-    def __init__(self, sender: ScriptedSender) -> None:
-        self.sender = sender
-
-    def provider_name_for(self, instance: str, channel: str) -> str:
-        return "scripted"
-
-    def sender_for(self, instance: str, channel: str) -> ScriptedSender:
-        return self.sender
-
-    def rate_limiter(self, provider: str) -> RateLimiter:
-        return RateLimiter(None)
-
-    def max_concurrency(self, provider: str) -> int | None:
-        return None
 
 
 class Clock:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import make_instance
+from tests.scripted_dispatch import OneProvider, ScriptedSender
 from tuotempo_soap.clinic import ClinicUnavailableError
 from tuotempo_soap.config import Settings
-from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
-from tuotempo_soap.dispatch.ratelimit import RateLimiter
+from tuotempo_soap.dispatch.base import SendResult
 from tuotempo_soap.dispatch.worker import OutboxWorker
 from tuotempo_soap.errors import ForbiddenError, NotFoundError, RequestValidationError
 from tuotempo_soap.services import admin_actions, audit, clinic_sync, instances, messages
@@ -29,40 +29,6 @@ from tuotempo_soap.store.tables import messages as messages_table
 
 T0 = datetime(2027, 5, 3, 9, 0, 0)
 PHONE = "612345678"
-
-
-class ScriptedSender:
-    name = "scripted"
-
-    def __init__(self, *results: SendResult) -> None:
-        self.results = list(results)
-        self.sent: list[OutgoingMessage] = []
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        self.sent.append(message)
-        return self.results.pop(0) if self.results else SendResult.sent(f"p-{message.message_id}")
-
-    def close(self) -> None:
-        pass
-
-
-class OneProvider:
-    """The slice of DispatchConfig the worker uses, with one scripted provider."""
-
-    def __init__(self, sender: ScriptedSender) -> None:
-        self.sender = sender
-
-    def provider_name_for(self, instance: str, channel: str) -> str:
-        return "scripted"
-
-    def sender_for(self, instance: str, channel: str) -> ScriptedSender:
-        return self.sender
-
-    def rate_limiter(self, provider: str) -> RateLimiter:
-        return RateLimiter(None)
-
-    def max_concurrency(self, provider: str) -> int | None:
-        return None
 
 
 class Clock:
