@@ -29,13 +29,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from ..errors import RequestValidationError
+from .formats import DELIMITERS, ContentScan
 
 MAX_LIST_BYTES = 20 * 1024 * 1024
 MAX_LIST_ROWS = 500_000
 MAX_COLUMNS = 200
-DELIMITERS = (";", ",", "\t", "|")
-# Undefined in Windows-1252: a file that uses them is ISO-8859-1 (C1 controls).
-_UNDEFINED_IN_1252 = frozenset({0x81, 0x8D, 0x8F, 0x90, 0x9D})
 _LOOKS_LIKE_ADDRESS = re.compile(r"^\+?[\d\s().\-/]{6,}$|^[^@\s]+@[^@\s]+$")
 
 Row = tuple[int, list[str]]
@@ -76,18 +74,11 @@ def read_patient_list(name: str, data: bytes) -> PatientList:
 
 
 def decode(data: bytes) -> str:
-    """The text of a CSV file (see the module's rules on encodings)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    if any(byte in _UNDEFINED_IN_1252 for byte in data):
-        return data.decode("iso8859-1")
-    return data.decode("cp1252", errors="replace")
+    """The text of a CSV file, in the encoding the export files' scan detects
+    (a BOM, else UTF-8, else Windows-1252 or ISO-8859-1)."""
+    scan = ContentScan()
+    scan.feed(data)
+    return data.decode(scan.finish().encoding, errors="replace")
 
 
 def _delimiter(first_line: str) -> str:
