@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from ..errors import StoreUnavailableError
@@ -38,6 +38,14 @@ _KEEPALIVE_INTERVAL = 3
 _KEEPALIVE_COUNT = 3
 # Data we sent that the peer has not acknowledged after this long means it is gone.
 _TCP_USER_TIMEOUT_MS = 15_000
+# A pooled PostgreSQL connection is pinged (SELECT 1) before use only when it sat
+# idle longer than this: HikariCP's "alive bypass window" (500 ms there). A busy
+# server re-uses connections every few milliseconds, and a ping per checkout
+# was a round trip, about 0.1 ms of a 10 ms request, twice per request (the
+# login and the write). A connection that broke within the window fails its
+# statement instead; SQLAlchemy then invalidates the whole pool, so only that
+# request gets "unavailable; retry later".
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,11 +101,18 @@ def _postgres_connect_args(url: str, timeouts: DatabaseTimeouts) -> dict[str, An
     return args
 
 
-def build_engine(url: str, *, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
+def build_engine(
+    url: str,
+    *,
+    timeouts: DatabaseTimeouts | None = None,
+    ping_after_idle: float = PING_AFTER_IDLE_SECONDS,
+    **kwargs: Any,
+) -> Engine:
     """Create the engine; on SQLite, WAL mode and real transactions.
 
     ``timeouts`` bound every wait for the database (the application passes its
     settings); without them PostgreSQL waits as long as the server lets it.
+    ``ping_after_idle``: see ``PING_AFTER_IDLE_SECONDS``.
 
     pysqlite's own transaction handling starts transactions late and never for
     SELECTs, which breaks snapshot reads and write locking; we take over and
@@ -141,14 +156,46 @@ def build_engine(url: str, *, timeouts: DatabaseTimeouts | None = None, **kwargs
         return engine
     # executemany UPDATEs go in pages of statements, not one round trip per row.
     kwargs.setdefault("executemany_mode", "values_plus_batch")
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 5)
     if timeouts is not None and url.startswith("postgresql"):
         connect_args = _postgres_connect_args(url, timeouts)
         connect_args.update(kwargs.pop("connect_args", {}))
         kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        ping_idle_connections(engine, ping_after_idle)
+    return engine
+
+
+def ping_idle_connections(engine: Engine, after_idle: float) -> None:
+    """Ping a pooled connection at checkout when it was idle over ``after_idle``
+    seconds (0: at every checkout, as ``pool_pre_ping``); a dead one is
+    replaced by a new connection before the caller sees it.
+
+    SQLAlchemy's documented pessimistic ping (a ``checkout`` listener raising
+    ``DisconnectionError``), with the idle test in front of it.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _fresh_or_checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since <= after_idle:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError("the pooled connection is gone") from exc
+            raise
+        if not alive:
+            raise DisconnectionError("the pooled connection is gone")
 
 
 class _Ping:

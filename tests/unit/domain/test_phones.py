@@ -94,3 +94,41 @@ def test_e164_input_decides_as_parse_does(region: str, expect_mobile: bool) -> N
         assert normalise_phone(raw, region, expect_mobile=expect_mobile) == _reference(
             raw, region, expect_mobile
         ), raw
+
+
+def _national_corpus(region: str) -> list[str]:
+    """Digits as a HIS writes a national number, for the instance's ``region``:
+    every region's example numbers (the region's own and others', which parse
+    may read differently), their last digits changed, behind the national
+    prefix, the international call prefix or the country code, and random
+    digits of every length parse accepts."""
+    rng = random.Random(f"national-{region}")
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    assert metadata is not None
+    own_code = str(metadata.country_code)
+    made = ["00", "0", "000000", "12345678901234567", own_code, own_code + "612345678"]
+    for other in sorted(phonenumbers.SUPPORTED_REGIONS):
+        other_meta = phonenumbers.PhoneMetadata.metadata_for_region(other)
+        prefix = (other_meta.national_prefix if other_meta else None) or "0"
+        for kind in PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(other, kind)
+            if example is None:
+                continue
+            national = phonenumbers.national_significant_number(example)
+            changed = national[:-2] + f"{rng.randrange(100):02d}"
+            made += [national, changed, prefix + national, own_code + changed]
+            made += [f"00{example.country_code}{national}", f"011{example.country_code}{changed}"]
+    for _ in range(400):
+        made.append("".join(rng.choice("0123456789") for _ in range(rng.randrange(2, 18))))
+    return made
+
+
+@pytest.mark.parametrize("region", ["ES", "IT", "PT", "GB", "US", "AR", "MX", "BR", "DE", "FR"])
+@pytest.mark.parametrize("expect_mobile", [True, False])
+def test_national_digits_decide_as_parse_does(region: str, expect_mobile: bool) -> None:
+    """Digits without a country code skip parse's text handling; the answer is
+    the same as parse's for every region's numbers, prefixed or not."""
+    for raw in _national_corpus(region):
+        assert normalise_phone(raw, region, expect_mobile=expect_mobile) == _reference(
+            raw, region, expect_mobile
+        ), raw
