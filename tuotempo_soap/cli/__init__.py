@@ -14,30 +14,59 @@ unless ``--unmasked`` is given.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 import click
 
-from ..suite.command import suite
 from .base import CliContext, Group
-from .campaign import campaign
-from .clinic import clinic, poll
-from .db import db
-from .files import files
-from .instance import instance
-from .messages import messages
-from .operator import operator
-from .portal import appointment, availability, portal_group
-from .reminders import reminders_group
-from .reservations import reservations
-from .serve import serve
-from .sincro import sincro
-from .user import user
-from .worker import worker
-from .wsdl import wsdl
 
 __all__ = ["CliContext", "main"]
 
+# Each command and where it lives, imported when it is run or listed: a
+# command loads its own dependencies only (the worker neither Spyne nor
+# Alembic, ``--version`` nothing), which is most of a process's start-up.
+COMMANDS: dict[str, str] = {
+    "serve": "tuotempo_soap.cli.serve:serve",
+    "db": "tuotempo_soap.cli.db:db",
+    "instance": "tuotempo_soap.cli.instance:instance",
+    "user": "tuotempo_soap.cli.user:user",
+    "clinic": "tuotempo_soap.cli.clinic:clinic",
+    "poll": "tuotempo_soap.cli.clinic:poll",
+    "portal": "tuotempo_soap.cli.portal:portal_group",
+    "availability": "tuotempo_soap.cli.portal:availability",
+    "appointment": "tuotempo_soap.cli.portal:appointment",
+    "reservations": "tuotempo_soap.cli.reservations:reservations",
+    "messages": "tuotempo_soap.cli.messages:messages",
+    "reminders": "tuotempo_soap.cli.reminders:reminders_group",
+    "worker": "tuotempo_soap.cli.worker:worker",
+    "operator": "tuotempo_soap.cli.operator:operator",
+    "wsdl": "tuotempo_soap.cli.wsdl:wsdl",
+    "suite": "tuotempo_soap.suite.command:suite",
+    "sincro": "tuotempo_soap.cli.sincro:sincro",
+    "files": "tuotempo_soap.cli.files:files",
+    "campaign": "tuotempo_soap.cli.campaign:campaign",
+}
 
-@click.group(cls=Group)
+
+class LazyGroup(Group):
+    """click's documented lazy loading of subcommands (``COMMANDS``)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*COMMANDS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = where.partition(":")
+        command: Any = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command) or command.name != cmd_name:
+            raise RuntimeError(f"{where} is not the {cmd_name!r} command")
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="tuotempo-soap")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -49,27 +78,3 @@ def main(ctx: click.Context) -> None:
     if ctx.obj is None:
         ctx.obj = CliContext()
     ctx.call_on_close(ctx.obj.close)
-
-
-for command in (
-    serve,
-    db,
-    instance,
-    user,
-    clinic,
-    poll,
-    portal_group,
-    availability,
-    appointment,
-    reservations,
-    messages,
-    reminders_group,
-    worker,
-    operator,
-    wsdl,
-    suite,
-    sincro,
-    files,
-    campaign,
-):
-    main.add_command(command)

@@ -21,9 +21,9 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
     from ..clinic import build_clinic_client
     from ..dispatch.config import load_dispatch_config
     from ..dispatch.worker import OutboxWorker
+    from ..observability.logs import configure_logging
     from ..services import campaigns, clinic_sync, reminders
     from ..services.links import LinkSigner, secret_key
-    from ..web.app import configure_logging
 
     settings = cli.settings
     configure_logging(settings.log_level, settings.log_format)

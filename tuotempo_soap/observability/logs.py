@@ -112,6 +112,23 @@ def configure(level: str, log_format: str) -> None:
     adopt_gunicorn_handlers(log_format)
 
 
+# Libraries that log request data below WARNING: SQLAlchemy its statements'
+# parameters and result rows (INFO, DEBUG), zeep whole envelopes (DEBUG). A
+# TUOTEMPO_LOG_LEVEL of DEBUG is for our own lines, never for patient data.
+# (Spyne's log is shut off in soap/application.py.)
+_PAYLOAD_LOGGERS = ("sqlalchemy", "zeep")
+
+
+def configure_logging(level: str, log_format: str | None = None) -> None:
+    """A process's logging: our loggers at ``level``, every line as
+    ``log_format`` (json, the default, or text), the libraries that would log
+    request data held at WARNING. The web application and the worker call it."""
+    configure(level, log_format or "json")
+    logging.getLogger("tuotempo_soap").setLevel(level)
+    for name in _PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def current_format() -> str | None:
     """The format ``configure`` set in this process, or None before it ran."""
     format_: str | None = _state["format"]

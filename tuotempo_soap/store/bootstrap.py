@@ -11,7 +11,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from ..config import Settings
 from ..errors import StoreUnavailableError
 from .engine import DatabaseTimeouts, HealthProbe, Store, build_engine
-from .migrate import upgrade
 
 
 def database_timeouts(settings: Settings) -> DatabaseTimeouts:
@@ -46,6 +45,8 @@ def open_store(settings: Settings, *, migrate: bool | None = None) -> Store:
 def _migrate(url: str, timeouts: DatabaseTimeouts) -> None:
     # A migration may rewrite a large table in one statement: no statement
     # timeout (migrations/env.py sets its own lock timeout).
+    from .migrate import upgrade  # Alembic: only in the processes that migrate
+
     engine = build_engine(url, timeouts=replace(timeouts, statement=0))
     try:
         upgrade(engine)

@@ -18,7 +18,8 @@ from ..config import Settings
 from ..dispatch.config import DispatchConfig, load_dispatch_config
 from ..errors import StoreUnavailableError, TuotempoError
 from ..observability import context as request_context
-from ..observability import logs, metrics
+from ..observability import metrics
+from ..observability.logs import configure_logging
 from ..services.links import LinkSigner, secret_key
 from ..soap import TNS
 from ..soap.application import build_soap_wsgi, build_wsdl
@@ -45,22 +46,6 @@ from .receipts import encode, handle_receipt
 StartResponse = Callable[..., Any]
 XML = "text/xml; charset=utf-8"
 log = logging.getLogger(__name__)
-
-
-# Libraries that log request data below WARNING: SQLAlchemy its statements'
-# parameters and result rows (INFO, DEBUG), zeep whole envelopes (DEBUG). A
-# TUOTEMPO_LOG_LEVEL of DEBUG is for our own lines, never for patient data.
-# (Spyne's log is shut off in soap/application.py.)
-_PAYLOAD_LOGGERS = ("sqlalchemy", "zeep")
-
-
-def configure_logging(level: str, log_format: str | None = None) -> None:
-    """Our loggers at ``level``, every line as ``log_format`` (json, the
-    default, or text: ``observability.logs``)."""
-    logs.configure(level, log_format or "json")
-    logging.getLogger("tuotempo_soap").setLevel(level)
-    for name in _PAYLOAD_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class TuotempoApp:

@@ -16,7 +16,10 @@ from tuotempo_soap.services.instances import Instance
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [path]
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the lazy top-level group loads each here
+        command = group.get_command(context, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             found.extend(_commands(command, (*path, name)))
         else:
