@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,26 +33,36 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"PostgreSQL tests: SKIPPED (set {PG_ENV}=postgresql://... to run them)"
 
 
+@contextmanager
+def migrated_postgres(server_url: str, prefix: str = "tuotempo_test") -> Iterator[str]:
+    """A new PostgreSQL database on ``server_url``'s server, migrated; dropped afterwards."""
+    server_url = normalise_url(server_url)
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        migrated = open_store(Settings.from_env({"TUOTEMPO_DATABASE_URL": url}), migrate=True)
+        migrated.dispose()
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    """A fresh PostgreSQL database for this test session (one per xdist worker),
+    dropped at the end. Tests share it: each works on instances of its own."""
     configured = os.environ.get(PG_ENV)
     if not configured:
         if os.environ.get("TUOTEMPO_REQUIRE_POSTGRES"):
             pytest.fail(f"TUOTEMPO_REQUIRE_POSTGRES is set but {PG_ENV} is not")
         pytest.skip(f"PostgreSQL not configured: set {PG_ENV}")
-    server_url = normalise_url(configured)
-    name = f"tuotempo_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    migrated = open_store(Settings.from_env({"TUOTEMPO_DATABASE_URL": url}), migrate=True)
-    migrated.dispose()
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with migrated_postgres(configured) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

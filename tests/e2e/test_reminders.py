@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 import requests
 import zeep
 
-from tests.conftest import Credentials, make_instance
+from tests.conftest import Credentials, make_instance, migrated_postgres
 from tests.e2e.conftest import ROOT, _free_port, start_gunicorn
 from tests.e2e.peers import SECRETS, SmsGateway, SmtpServer, senders_config
 from tests.e2e.test_clinic_integration import ClinicPeer, _start_clinic
@@ -120,10 +121,15 @@ def world(
     config["routes"]["*"]["VOICE"] = "sms-gw"  # calls through the gateway that takes keypads
     senders.write_text(json.dumps(config))
     port = _free_port()
+    scope = ExitStack()
     if request.param == "sqlite":
         database_url = f"sqlite:///{workdir / 'tuotempo.db'}"
     else:
-        database_url = str(request.getfixturevalue("postgres_url"))
+        # A database of its own: the worker sends whatever is due in the whole
+        # database, and other tests' leftovers must not reach this world's gateway.
+        database_url = scope.enter_context(
+            migrated_postgres(str(request.getfixturevalue("postgres_url")), "reminders_world")
+        )
     extra = {
         **SECRETS,
         "TUOTEMPO_SENDERS_FILE": str(senders),
@@ -150,6 +156,7 @@ def world(
         store.dispose()
         sms.close()
         smtp.close()
+        scope.close()
 
 
 def appointment(lid: str, day: str, start: str, **fields: Any) -> dict[str, Any]:
