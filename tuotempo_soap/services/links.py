@@ -8,10 +8,12 @@ The page it opens posts back with a form token derived from the link token.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +45,29 @@ def secret_key(settings: Settings) -> str:
     path: Path = settings.data_dir / "secret.key"
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        _create_once(path, secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _create_once(path: Path, content: str) -> None:
+    """``path`` with ``content`` (0600) unless it exists, whole or not at all.
+
+    Processes starting together (gunicorn's workers, several ``worker``
+    commands) must agree on one key and none may read a half-written file: the
+    key is written to a temporary file, then hard-linked to its name, which
+    fails for every process but the first.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w") as handle:  # mkstemp: mode 0600
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # FileExistsError: another process was first, and its key is the key.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 class LinkSigner:
