@@ -362,6 +362,9 @@ def worker_env(
         # Migrated once by the bench: a --baseline tree's workers must not try
         # to migrate a schema newer than their own migrations.
         TUOTEMPO_AUTO_MIGRATE="false",
+        # As in production: a configured signing key (before this was fixed,
+        # workers started together raced to create the key file).
+        TUOTEMPO_SECRET_KEY="bench-dispatch-signing-key",
     )
     return env
 
