@@ -166,3 +166,21 @@ def test_one_poller_per_instance(store: Store, setup: tuple[Any, ScriptedClinic]
     assert outcome.skipped and clinic.asked_since == []
     (later,) = poll(store, clinic, T0 + dt.timedelta(minutes=11))  # the other's lease ran out
     assert later.ok and not later.skipped
+
+
+def test_a_disabled_instances_clinic_is_not_polled(
+    store: Store, setup: tuple[Any, ScriptedClinic]
+) -> None:
+    instance, clinic = setup
+    clinic.appointments = [appointment("A1")]
+    instances.disable_instance(store, instance.name)
+    assert poll(store, clinic, T0) == [] and clinic.asked_since == []
+    asked = clinic_sync.poll_due(store, owner="p1", build=lambda _e: clinic, only=instance.name)  # type: ignore[arg-type,return-value]
+    assert [(o.ok, o.error) for o in asked] == [
+        (False, "the instance is disabled; enable it to poll its clinic")
+    ]
+    assert clinic.asked_since == [] and stored(store, instance) == {}
+
+    instances.enable_instance(store, instance.name)
+    (outcome,) = poll(store, clinic, T0 + dt.timedelta(seconds=1))
+    assert outcome.ok and clinic.asked_since == [None] and set(stored(store, instance)) == {"A1"}

@@ -183,6 +183,18 @@ def poll_due(
     for row in rows:
         if only is not None and row["instance_name"] != only:
             continue
+        if row["instance_disabled_at"] is not None:
+            # Switched off by an operator: nothing is read from its clinic or
+            # stored until it is enabled (its schedule resumes then).
+            if only is not None:
+                outcomes.append(
+                    PollOutcome(
+                        instance=row["instance_name"],
+                        ok=False,
+                        error="the instance is disabled; enable it to poll its clinic",
+                    )
+                )
+            continue
         outcomes.append(_poll(store, row, owner=owner, build=build, now=now, max_items=max_items))
     return outcomes
 

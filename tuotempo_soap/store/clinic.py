@@ -137,10 +137,15 @@ class IntegrationRepository:
             )
 
     def due(self, now: datetime) -> Sequence[RowMapping]:
-        """Enabled integrations whose next poll is due, with their instance's name."""
+        """Enabled integrations whose next poll is due, with their instance's name
+        and since when an operator disabled it (None: enabled)."""
         c = clinic_integrations.c
         query = (
-            select(clinic_integrations, instances.c.name.label("instance_name"))
+            select(
+                clinic_integrations,
+                instances.c.name.label("instance_name"),
+                instances.c.disabled_at.label("instance_disabled_at"),
+            )
             .join(instances, instances.c.id == c.instance_id)
             .where(c.poll_enabled.is_(True), or_(c.next_poll_at.is_(None), c.next_poll_at <= now))
             .order_by(c.next_poll_at)
