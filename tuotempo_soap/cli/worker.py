@@ -22,7 +22,7 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
     from ..dispatch.config import load_dispatch_config
     from ..dispatch.worker import OutboxWorker
     from ..observability.logs import configure_logging
-    from ..services import campaigns, clinic_sync, reminders
+    from ..services import answers, campaigns, clinic_sync, reminders
     from ..services.links import LinkSigner, secret_key
 
     settings = cli.settings
@@ -40,6 +40,7 @@ def worker(cli: CliContext, once: bool, worker_id: str | None) -> None:
         clinic_sync.process_callbacks(store, build=build_clinic_client)
         # Campaigns whose start stopped half-way (services.campaigns).
         campaigns.queue_started(store)
+        answers.forget_old_questions(store)
 
     outbox = OutboxWorker(store, dispatch, settings, worker_id=worker_id, housekeeping=housekeeping)
     try:

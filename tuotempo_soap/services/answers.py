@@ -202,6 +202,17 @@ def sms_reply(
     return _sms_answer(store, reminder, parse_reply(text, reminder.language), now)
 
 
+def forget_old_questions(store: Store, now: datetime | None = None) -> int:
+    """Delete the "which appointment?" questions that can no longer be answered
+    (asked over ``QUESTION_VALID_FOR`` ago): each holds a patient's number. Run
+    by the worker's housekeeping."""
+    now = now or utcnow()
+    with store.begin(write=True) as uow:
+        forgotten = uow.reply_questions.forget_older_than(now - QUESTION_VALID_FOR)
+        uow.commit()
+    return forgotten
+
+
 def _sms_answer(
     store: Store, reminder: ReminderRecord, intent: ReplyIntent, now: datetime
 ) -> AnswerResult:

@@ -234,6 +234,12 @@ def remove_instance(store: Store, name: str, *, batch_size: int = REMOVAL_BATCH)
         uow.instances.set_disabled(instance.id, utcnow())
         uow.commit()
     deleted: dict[str, int] = {}
+    # "Which appointment do you mean?" questions name no instance (one may list
+    # several clinics' reminders): those listing its reminders go before them.
+    with store.begin(write=True) as uow:
+        if asked := uow.reply_questions.forget_instance(instance.id):
+            deleted["reply_questions"] = asked
+        uow.commit()
     for table in tables:
         while True:
             with store.begin(write=True) as uow:

@@ -284,6 +284,10 @@ class ReplyQuestionRepository(Protocol):
         self, provider: str, recipients: Sequence[str], since: datetime
     ) -> list[int] | None: ...
 
+    def forget_older_than(self, before: datetime) -> int: ...
+
+    def forget_instance(self, instance_id: int) -> int: ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: the repositories working inside it, ``commit``, and a

@@ -486,4 +486,44 @@ class ReplyQuestionRepository:
             .limit(1)
         )
         found = self.connection.execute(query).scalar()
-        return [int(part) for part in found.split(",") if part] if found else None
+        return _listed(found) if found else None
+
+    def forget_older_than(self, before: datetime) -> int:
+        """Delete the questions asked before ``before`` (no longer answerable:
+        they hold the patient's number and nothing else needs them)."""
+        statement = delete(reply_questions).where(reply_questions.c.created_at < before)
+        return int(self.connection.execute(statement).rowcount)
+
+    def forget_instance(self, instance_id: int) -> int:
+        """Delete the questions that list a reminder of ``instance_id``.
+
+        A question may list reminders of several instances (the patient is
+        asked which clinic they mean), so it names no instance: the listed
+        reminders say whose it is. Only answerable questions are kept
+        (``forget_older_than``), so this reads a handful of rows.
+        """
+        c = reply_questions.c
+        asked = {
+            int(question_id): _listed(listed)
+            for question_id, listed in self.connection.execute(select(c.id, c.reminder_ids))
+        }
+        listed_ids = sorted({reminder_id for ids in asked.values() for reminder_id in ids})
+        if not listed_ids:
+            return 0
+        theirs = set(
+            self.connection.execute(
+                select(reminders.c.id).where(
+                    reminders.c.instance_id == instance_id, reminders.c.id.in_(listed_ids)
+                )
+            ).scalars()
+        )
+        doomed = [question_id for question_id, ids in asked.items() if theirs.intersection(ids)]
+        if not doomed:
+            return 0
+        statement = delete(reply_questions).where(c.id.in_(doomed))
+        return int(self.connection.execute(statement).rowcount)
+
+
+def _listed(reminder_ids: str) -> list[int]:
+    """A question's reminders, in the order the patient saw them."""
+    return [int(part) for part in reminder_ids.split(",") if part]

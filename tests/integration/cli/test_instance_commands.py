@@ -4,14 +4,17 @@ switches an instance off and on, or deletes it with everything it owns."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from tests.integration.cli.conftest import Run
-from tuotempo_soap.services import clinic_sync, instances, messages, portal, reservations
+from tuotempo_soap.services import answers, clinic_sync, instances, messages, portal, reservations
 from tuotempo_soap.store.engine import Store
 from tuotempo_soap.store.removal import owned_tables
 from tuotempo_soap.store.tables import instances as instances_table
+from tuotempo_soap.store.tables import reminders as reminders_table
+from tuotempo_soap.store.tables import reply_questions
 
 Fresh = Callable[..., instances.Instance]
 
@@ -125,3 +128,56 @@ def test_remove_is_refused_while_another_portal_reaches_centers_through_it(
 
     assert run("portal", "remove-center", hub.name, "C1").exit_code == 0
     assert run("instance", "remove", clinic.name, "--yes").exit_code == 0
+
+
+def _reminder(store: Store, instance_id: int, key: str) -> int:
+    now = datetime(2027, 3, 1, 9, 0)
+    with store.unit_of_work(write=True) as connection:
+        return int(
+            connection.execute(
+                insert(reminders_table)
+                .values(
+                    instance_id=instance_id,
+                    key=key,
+                    kind="APPOINTMENT",
+                    reservation_ids="1",
+                    due_at=now,
+                    channel="SMS",
+                    recipient="+34612345678",
+                    status="SENT",
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(reminders_table.c.id)
+            ).scalar_one()
+        )
+
+
+def _questions(store: Store) -> set[str]:
+    with store.unit_of_work() as connection:
+        return set(connection.execute(select(reply_questions.c.reminder_ids)).scalars())
+
+
+def test_remove_forgets_the_questions_that_list_the_instances_reminders(
+    store: Store, fresh: Fresh
+) -> None:
+    """ "Which appointment do you mean?" names no instance (it may list several
+    clinics'): those listing a reminder of the removed instance go, others stay;
+    and a question past its validity is forgotten by the worker's housekeeping."""
+    target, neighbour = fresh(), fresh()
+    gone, kept = _reminder(store, target.id, "t"), _reminder(store, neighbour.id, "n")
+    asked = datetime(2027, 3, 1, 10, 0)
+    with store.begin(write=True) as uow:
+        uow.reply_questions.add("gw", "+34612345678", [kept, gone], asked)  # both clinics
+        uow.reply_questions.add("gw", "+34612345678", [kept], asked)
+        uow.commit()
+    assert {f"{kept},{gone}", str(kept)} <= _questions(store)
+
+    deleted = instances.remove_instance(store, target.name)
+    assert deleted["reply_questions"] == 1
+    left = _questions(store)
+    assert f"{kept},{gone}" not in left and str(kept) in left
+
+    assert answers.forget_old_questions(store, asked + answers.QUESTION_VALID_FOR) == 0
+    answers.forget_old_questions(store, asked + answers.QUESTION_VALID_FOR + timedelta(seconds=1))
+    assert str(kept) not in _questions(store)

@@ -712,6 +712,21 @@ class FakeReplyQuestionRepository(_Repository):
         ]
         return max(asked)[2] if asked else None
 
+    @_counted(write=True)
+    def forget_older_than(self, before: datetime) -> int:
+        kept = [row for row in self.tables.reply_questions if row[4] >= before]
+        gone = len(self.tables.reply_questions) - len(kept)
+        self.tables.reply_questions = kept
+        return gone
+
+    @_counted(write=True)
+    def forget_instance(self, instance_id: int) -> int:
+        theirs = {r.id for r in self.tables.reminders.values() if r.instance_id == instance_id}
+        kept = [row for row in self.tables.reply_questions if not theirs.intersection(row[3])]
+        gone = len(self.tables.reply_questions) - len(kept)
+        self.tables.reply_questions = kept
+        return gone
+
 
 class FakeUnitOfWork:
     """An in-memory store and the unit of work it begins (one object: the

@@ -139,6 +139,24 @@ def test_a_number_with_appointments_at_two_clinics_is_asked_which(
     assert reservation_of(uow, untouched).status == "APPROVED"
 
 
+def test_questions_are_forgotten_when_unanswerable_or_with_their_clinic(
+    uow: FakeUnitOfWork, instance: Instance
+) -> None:
+    other = instances.create_instance(uow, "tt_other_clinic")
+    remind(uow, instance)
+    remind(uow, other)
+    assert answers.sms_reply(uow, "gw", NUMBER, "NO", now=REPLIED).outcome == answers.ASK_WHICH
+    expires = REPLIED + answers.QUESTION_VALID_FOR
+    assert answers.forget_old_questions(uow, now=expires) == 0
+    assert len(uow.tables.reply_questions) == 1
+    assert answers.forget_old_questions(uow, now=expires + timedelta(seconds=1)) == 1
+    assert uow.tables.reply_questions == []
+
+    assert answers.sms_reply(uow, "gw", NUMBER, "NO", now=REPLIED).outcome == answers.ASK_WHICH
+    assert instances.remove_instance(uow, other.name)["reply_questions"] == 1
+    assert uow.tables.reply_questions == []
+
+
 def test_an_email_link_answers_once(uow: FakeUnitOfWork, instance: Instance) -> None:
     reminder = remind(uow, instance, channel="EMAIL")
 
