@@ -10,7 +10,10 @@ every batch of a busy queue.
 
 from __future__ import annotations
 
+import queue as queue_module
 import threading
+import time
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -283,3 +286,69 @@ def test_one_claim_takes_lapsed_leases_first_then_queued_messages(
             "alive",
             "gw",
         )
+
+
+class FutureFirst(queue_module.SimpleQueue):  # type: ignore[type-arg]
+    """The worker's report queue, reordered once: send reports wait until the
+    first database report (a Future) arrives, then follow it, so the worker's
+    thread takes them in one wake-up, as a thread that woke late would. From
+    then on, a plain queue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[Any] | None = []
+        self.lock = threading.Lock()
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        with self.lock:
+            if self.held is not None and not isinstance(item, Future):
+                self.held.append(item)
+                return
+            super().put(item)
+            for report in self.held or []:
+                super().put(report)
+            self.held = None
+
+
+def test_a_failed_claim_taken_together_with_send_reports_ends_the_pass(
+    store: Store, pipelined: Settings, clock: Clock
+) -> None:
+    """The next batch's claim fails (the database is gone) and is reported in
+    the same wake-up as the first batch's four sends: the pass waits for those
+    sends, records them, and ends with the failure, instead of waiting forever
+    for reports it had already taken."""
+    _, mids = queue(store, clock, *(f"together-{n}" for n in range(8)))
+    reports = FutureFirst()
+    sender = ThreadSafeSender()
+    worker = make_worker(store, sender, pipelined, clock)
+    worker._reports_queue = lambda: reports  # type: ignore[method-assign]
+    real_claim = worker._claim
+    claims: list[int] = []
+
+    def claim(*, housekeeping: bool) -> Claimed:
+        claims.append(1)
+        if len(claims) == 1:
+            return real_claim(housekeeping=housekeeping)
+        deadline = time.monotonic() + WAIT
+        while len(reports.held or []) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first batch's sends all reported (and held)
+        raise StoreUnavailableError("The database is unavailable; retry later")
+
+    worker._claim = claim  # type: ignore[method-assign]
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run(threading.Event(), once=True)
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WAIT * 2)
+    assert not thread.is_alive(), "the worker waited forever for reports it had taken"
+    assert [type(exc) for exc in raised] == [StoreUnavailableError] and len(claims) == 2
+    first_batch = sorted(m.message_id for m in sender.sent)
+    assert first_batch == sorted(mids[:4])
+    # Those four were recorded: none goes out again.
+    assert {row(store, mid)["status"] for mid in mids[:4]} == {"SENT"}

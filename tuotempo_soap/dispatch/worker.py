@@ -209,7 +209,7 @@ class OutboxWorker:
         """
         concurrency = self.settings.worker_concurrency
         full = self.settings.worker_batch_size
-        reports: queue.SimpleQueue[_Report] = queue.SimpleQueue()
+        reports: queue.SimpleQueue[_Report] = self._reports_queue()
         pending: deque[tuple[dict[str, Any], datetime]] = deque((row, deadline) for row in batch)
         more = refill is not None and len(batch) >= full
         busy: Counter[str] = Counter()
@@ -299,8 +299,15 @@ class OutboxWorker:
                             got.append(reports.get_nowait())
                         except queue.Empty:
                             break
-                    for report in got:
+                    for index, report in enumerate(got):
                         if isinstance(report, Future):
+                            if report.exception() is not None:
+                                # A failure to record or to claim ends the pass
+                                # (raised just below). The reports taken with it
+                                # go back to the queue: the drain counts on
+                                # receiving every send's report.
+                                for later in got[index + 1 :]:
+                                    reports.put(later)
                             if report is recording:
                                 recording = None
                                 report.result()  # a failure to record ends the pass
@@ -332,6 +339,10 @@ class OutboxWorker:
         if crash is not None:
             raise crash
         return handed
+
+    # The queue through which send threads and the database thread report to
+    # the worker's thread (a seam for the tests, which reorder reports).
+    _reports_queue: Callable[[], queue.SimpleQueue[_Report]] = queue.SimpleQueue
 
     def _database_thread(self) -> AbstractContextManager[ThreadPoolExecutor]:
         """``run``'s long-lived database thread, or one for this call."""
