@@ -1,8 +1,8 @@
-"""Unit tests of the clinic client never touch the network (zeep's own habit)."""
+"""Fixtures of the clinic client's tests: a scripted clinic behind requests
+(no network: tests/unit/conftest.py refuses every connection)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -10,15 +10,6 @@ import pytest
 from tuotempo_soap.clinic import ClinicClientFactory, ClinicEndpoint, ZeepClinicClient
 
 from .fakes import WSDL_URL, DictCache, ScriptedClinic, clinic_wsdl, session_for
-
-
-@pytest.fixture(autouse=True)
-def no_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a unit test tried to open a network connection")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture

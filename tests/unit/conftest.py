@@ -1,5 +1,5 @@
-"""Unit tests of the SoapUI runner never open a socket: HTTP goes to WSGI apps
-in this process (``support.wsgi_session``)."""
+"""Unit tests never touch the network (zeep's own habit): fakes stand in for
+databases, clinics and providers, and HTTP goes to WSGI apps in this process."""
 
 from __future__ import annotations
 
