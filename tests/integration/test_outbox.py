@@ -16,9 +16,10 @@ from tuotempo_soap.config import Settings
 from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
 from tuotempo_soap.dispatch.worker import OutboxWorker, backoff_seconds
 from tuotempo_soap.errors import StoreUnavailableError
-from tuotempo_soap.services import instances, messages
+from tuotempo_soap.services import instances, messages, timelines
 from tuotempo_soap.store.engine import Store
 from tuotempo_soap.store.outbox import MessageRepository
+from tuotempo_soap.store.tables import message_attempts
 from tuotempo_soap.store.tables import messages as messages_table
 
 T0 = datetime(2027, 3, 1, 9, 0, 0)
@@ -298,3 +299,39 @@ def test_a_single_pass_still_reports_the_outage(
     single = OutboxWorker(FlakyStore(store, outages=1), OneProvider(ScriptedSender()), tuned)  # type: ignore[arg-type]
     with pytest.raises(StoreUnavailableError):
         single.run(threading.Event(), once=True)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_every_attempt_and_its_answer_is_kept_for_the_timeline(
+    store: Store, tuned: Settings, clock: Clock, concurrency: int
+) -> None:
+    """Two answers the provider did not accept, then the send it did: three
+    attempts recorded (by the one-at-a-time and the overlapped worker alike),
+    and the message's timeline shows both refusals with their answers."""
+    instance, (mid,) = queue(store, clock, f"tries-{concurrency}")
+    sender = ScriptedSender(
+        SendResult.retry("HTTP 503 from gateway"),
+        SendResult.retry("timed out after 10 s"),
+        SendResult.sent("gw-42"),
+    )
+    w = worker(store, sender, replace(tuned, worker_concurrency=concurrency), clock)
+    for _ in range(3):
+        w.run(threading.Event(), once=True)
+        clock.now = max(clock.now, row(store, mid)["next_attempt_at"])
+    assert row(store, mid)["status"] == "SENT" and len(sender.sent) == 3
+    with store.unit_of_work() as connection:
+        kept = connection.execute(
+            select(message_attempts)
+            .where(message_attempts.c.message_id == mid)
+            .order_by(message_attempts.c.attempt)
+        ).mappings()
+        tries = [(r["attempt"], r["outcome"], r["error"], r["provider_message_id"]) for r in kept]
+    assert tries == [
+        (1, "retry", "HTTP 503 from gateway", None),
+        (2, "retry", "timed out after 10 s", None),
+        (3, "sent", None, "gw-42"),
+    ]
+    steps = timelines.message_detail(store, instance, mid).steps
+    refused = [(s.values["number"], s.values["error"]) for s in steps if s.name == "ATTEMPT"]
+    assert refused == [("1", "HTTP 503 from gateway"), ("2", "timed out after 10 s")]
+    assert [s.name for s in steps][-1] == "SENT" and "ATTEMPTS" not in [s.name for s in steps]

@@ -474,6 +474,9 @@ class OutboxWorker:
         with self.store.unit_of_work(write=True) as connection:
             repo = MessageRepository(connection)
             unsure = repo.finish_many(self.worker_id, changes)
+            repo.add_attempts(
+                [_attempt(row, provider, result, now) for row, provider, result in outcomes]
+            )
             # As in _record: a receipt got there first, or the lease ran out.
             repo.remember_provider_ids(
                 {
@@ -506,6 +509,7 @@ class OutboxWorker:
         with self.store.unit_of_work(write=True) as connection:
             repo = MessageRepository(connection)
             finished = repo.finish(int(row["id"]), self.worker_id, values)
+            repo.add_attempts([_attempt(row, provider, result, now)])
             if not finished and result.outcome is Outcome.SENT:
                 # A receipt got there first, or our lease ran out: keep what is
                 # there, but do not forget the provider's id for later receipts.
@@ -545,3 +549,20 @@ class OutboxWorker:
                 status=MessageStatus.FAILED.value, failed_at=now, last_error=reason[:1000]
             )
         return values
+
+
+def _attempt(
+    row: dict[str, Any], provider: str, result: SendResult, now: datetime
+) -> dict[str, Any]:
+    """The ``message_attempts`` row of one send: recorded whatever became of the
+    message (a receipt may have got there first), since the attempt was made."""
+    return {
+        "instance_id": int(row["instance_id"]),
+        "message_id": int(row["id"]),
+        "attempt": int(row["attempts"]),
+        "at": now,
+        "provider": provider,
+        "outcome": result.outcome.value,
+        "provider_message_id": result.provider_message_id,
+        "error": result.error[:1000] if result.error else None,
+    }

@@ -7,11 +7,11 @@ each reached (planned, queued, sent, delivered, answered; or cancelled,
 skipped, failed, expired), the planner's and the answers' events, and every
 message it caused (reminders, acknowledgements of the patient's answer).
 
-A message: its fields and its timeline from what the outbox row holds (queued,
-scheduled, attempts with the provider's last answer, handed over, sent,
-delivered or failed by receipt, expired, cancelled), and the reservations it
-is about. The outbox keeps the number of attempts and the last answer, not
-each answer.
+A message: its fields and its timeline (queued, scheduled, each attempt the
+provider did not accept with its answer, handed over, sent, delivered or
+failed by receipt, expired, cancelled), and the reservations it is about.
+Attempts come from ``message_attempts``; a message sent before that table
+existed shows the outbox row's count and last answer instead.
 
 Everything is read within the caller's instance: an id of another instance is
 ``NotFoundError``, exactly like an id that does not exist.
@@ -272,8 +272,8 @@ def reservation_detail(store: Store, instance: Instance, reservation_id: int) ->
 @dataclass(frozen=True)
 class Step:
     """One line of a message's timeline: ``name`` is QUEUED, SCHEDULED,
-    ATTEMPTS, HANDED, SENT, DELIVERED, FAILED, EXPIRED, CANCELLED or WAITING;
-    ``values`` fill its sentence (provider, count, error)."""
+    ATTEMPT, ATTEMPTS, HANDED, SENT, DELIVERED, FAILED, EXPIRED, CANCELLED or
+    WAITING; ``values`` fill its sentence (provider, number, count, error)."""
 
     name: str
     at: datetime | None
@@ -319,14 +319,32 @@ class MessageDetail:
     reservations: tuple[LinkedReservation, ...]
 
 
-def _steps(row: RowMapping) -> tuple[Step, ...]:
+def _steps(row: RowMapping, tries: list[RowMapping]) -> tuple[Step, ...]:
     status = row["status"]
     provider = row["provider"] or ""
     steps = [Step("QUEUED", row["created_at"], {})]
     if row["send_at"] is not None and row["send_at"] > row["created_at"]:
         steps.append(Step("SCHEDULED", row["send_at"], {}))
     attempts = int(row["attempts"])
-    if attempts > 1 or (attempts and row["last_error"] and status != MessageStatus.FAILED.value):
+    if tries:
+        # Each attempt the provider did not accept, with its answer (the
+        # accepted one is the SENT line).
+        steps.extend(
+            Step(
+                "ATTEMPT",
+                attempt["at"],
+                {
+                    "number": str(attempt["attempt"]),
+                    "provider": attempt["provider"],
+                    "error": attempt["error"] or "",
+                },
+                bad=True,
+            )
+            for attempt in tries
+            if attempt["outcome"] != "sent"
+        )
+    elif attempts > 1 or (attempts and row["last_error"] and status != MessageStatus.FAILED.value):
+        # Sent before attempts were recorded one by one (message_attempts):
         # Only the count and the last answer are kept: one line for all attempts.
         steps.append(
             Step(
@@ -368,6 +386,7 @@ def message_detail(store: Store, instance: Instance, message_id: int) -> Message
         row = timeline.message(instance.id, message_id)
         if row is None:
             raise NotFoundError(f"no message {message_id}", field="message")
+        tries = timeline.attempts(instance.id, message_id)
         reminder_ids = [
             int(r["id"]) for r in timeline.reminders_of_message(instance.id, message_id)
         ]
@@ -398,7 +417,7 @@ def message_detail(store: Store, instance: Instance, message_id: int) -> Message
         delivered_at=row["delivered_at"],
         failed_at=row["failed_at"],
         updated_at=row["updated_at"],
-        steps=_steps(row),
+        steps=_steps(row, tries),
         reservations=tuple(
             LinkedReservation(
                 id=int(r["id"]),

@@ -25,6 +25,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    insert,
     or_,
     select,
     update,
@@ -36,7 +37,7 @@ from sqlalchemy.sql.dml import Update
 from ..domain.message import MessageStatus
 from .columns import columns_of, record_factory
 from .records import REFERENCE_PATTERN, MessageQuery, MessageRecord
-from .tables import instances, messages
+from .tables import instances, message_attempts, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
 _MESSAGE = select(*columns_of(messages, MessageRecord))
@@ -497,6 +498,11 @@ class MessageRepository:
         if sane and result.rowcount == len(group):
             return set()
         return {message_id for message_id, _ in group}
+
+    def add_attempts(self, attempts: Sequence[Mapping[str, Any]]) -> None:
+        """Record send attempts (``message_attempts`` columns): one statement."""
+        if attempts:
+            self.connection.execute(insert(message_attempts), list(attempts))
 
     def remember_provider_ids(self, provider_ids: Mapping[int, tuple[str, str]]) -> None:
         """``remember_provider_id`` for many messages ({id: (provider, provider id)}),

@@ -171,6 +171,26 @@ messages = Table(
     ),
 )
 
+# Every send attempt of a message and the provider's answer to it (the outbox
+# row keeps only the count and the last answer): the back office's timeline.
+# Written by the worker with the outcomes it records, one statement a round.
+message_attempts = Table(
+    "message_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "message_id", BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("attempt", Integer, nullable=False),  # 1 for the first send
+    Column("at", DateTime, nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),  # sent, retry, permanent
+    Column("provider_message_id", String(255)),
+    Column("error", String(1000)),
+    Index("ix_message_attempts_message", "message_id", "attempt"),
+)
+
 # How an instance reaches its clinic's own web services (guide A.4, B.2), and
 # where its poller stands. Secrets are not stored: ``password_env`` names the
 # environment variable that holds the password.

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection, RowMapping, select
 
-from .tables import messages, reminder_links, reminders, reservations
+from .tables import message_attempts, messages, reminder_links, reminders, reservations
 
 
 class TimelineRepository:
@@ -26,6 +26,16 @@ class TimelineRepository:
             messages.c.id == message_id, messages.c.instance_id == instance_id
         )
         return self.connection.execute(query).mappings().first()
+
+    def attempts(self, instance_id: int, message_id: int) -> list[RowMapping]:
+        """A message's send attempts, first to last."""
+        c = message_attempts.c
+        query = (
+            select(c.attempt, c.at, c.provider, c.outcome, c.provider_message_id, c.error)
+            .where(c.message_id == message_id, c.instance_id == instance_id)
+            .order_by(c.attempt, c.id)
+        )
+        return list(self.connection.execute(query).mappings())
 
     def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[RowMapping]:
         wanted = sorted(set(message_ids))
