@@ -28,12 +28,12 @@ class TimelineRepository:
         return self.connection.execute(query).mappings().first()
 
     def attempts(self, instance_id: int, message_id: int) -> list[RowMapping]:
-        """A message's send attempts, first to last."""
+        """A message's send attempts, in the order they were made."""
         c = message_attempts.c
         query = (
             select(c.attempt, c.at, c.provider, c.outcome, c.provider_message_id, c.error)
             .where(c.message_id == message_id, c.instance_id == instance_id)
-            .order_by(c.attempt, c.id)
+            .order_by(c.id)  # as made: a retried FAILED message counts its attempts anew
         )
         return list(self.connection.execute(query).mappings())
 
