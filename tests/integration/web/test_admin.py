@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.admin_client import PASSWORD, AdminClient, new_operator
+from tests.scripted_dispatch import OneProvider
 from tuotempo_soap import clock
 from tuotempo_soap.config import Settings
+from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
+from tuotempo_soap.dispatch.worker import OutboxWorker
 from tuotempo_soap.services import instances, messages, operators, reservations
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.tables import audit_log, reservation_changes
@@ -537,3 +541,53 @@ def test_keyset_paging_of_messages_queued_in_a_time_range(app: TuotempoApp) -> N
     expected = [f"k{i:03d}" for i in range(90)]
     assert sorted(seen) == expected and len(seen) == len(set(seen))
     assert seen == sorted(seen, reverse=True)
+
+
+class _OneMessageFails:
+    """A provider that refuses ``message_id`` once, then accepts it; anything
+    else (other tests' messages in a shared database) it accepts."""
+
+    def __init__(self, message_id: int) -> None:
+        self.message_id = message_id
+        self.refused = False
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        if message.message_id == self.message_id and not self.refused:
+            self.refused = True
+            return SendResult.retry("HTTP 503 from gateway")
+        return SendResult.sent("gw-7")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_messages_page_shows_each_refused_attempt_and_the_answer(
+    app: TuotempoApp, moved_clock: Clock
+) -> None:
+    instance = new_instance(app)
+    (item,) = messages.update_messages(
+        app.store,
+        instance,
+        [{"LEGACY_ID": "try1", "CHANNEL": "SMS", "TO": "611223344", "TEXT": "Cita"}],
+        max_items=10,
+        now=moved_clock.now,
+    ).items
+    assert item.message_id is not None
+    sender = _OneMessageFails(item.message_id)
+    worker = OutboxWorker(
+        app.store,
+        OneProvider(sender),  # type: ignore[arg-type]
+        replace(app.settings, worker_concurrency=1),
+        worker_id="w-admin",
+        clock=lambda: moved_clock.now,
+    )
+    worker.run_once()
+    moved_clock.advance(hours=2)  # past the backoff
+    worker.run_once()
+    client = signed_in(app, instance)
+    page = client.get(f"/admin/{instance.name}/messages/{item.message_id}").text
+    timeline = re.sub(r"\s+", " ", page[page.index('id="timeline"') :])
+    assert "Attempt 1 through scripted: not accepted" in timeline
+    assert "answer: HTTP 503 from gateway" in timeline.replace("&#39;", "'")
+    assert "Sent through scripted" in timeline
+    assert "not every answer" not in timeline  # the footnote of messages without attempts
