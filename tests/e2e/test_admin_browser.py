@@ -183,13 +183,27 @@ def _shoot(driver: Any, name: str) -> None:
 
 def _click_and_load(driver: Any, css: str) -> None:
     """Click what submits a form or follows a link, and wait for the next page."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+    def replaced(_driver: Any) -> bool:
+        # selenium's staleness_of, plus the answer Chromium's driver sometimes
+        # gives instead of "stale" while the old document is being replaced.
+        try:
+            page.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    WebDriverWait(driver, 20).until(replaced)
 
 
 def _sign_in(driver: Any, url: str, username: str) -> None:
