@@ -17,12 +17,39 @@ from sqlalchemy.engine import make_url
 
 # Before any test module imports spyne itself (Spyne 2.14 on Python 3.12+).
 import tuotempo_soap.soap.compat  # noqa: F401
+from tests.exclusive import MARKER as EXCLUSIVE
+from tests.exclusive import ExclusiveRoom, running_under_xdist
 from tuotempo_soap.config import Settings
 from tuotempo_soap.services import instances
 from tuotempo_soap.store.bootstrap import open_store
 from tuotempo_soap.store.engine import Store, normalise_url
 
 PG_ENV = "TUOTEMPO_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def exclusive_room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExclusiveRoom | None]:
+    """The lock files shared by this session's xdist workers (None without xdist)."""
+    if not running_under_xdist():
+        yield None
+        return
+    # Each worker's base temporary directory sits in the one shared by the session.
+    room = ExclusiveRoom(tmp_path_factory.getbasetemp().parent)
+    yield room
+    room.close()
+
+
+@pytest.fixture(autouse=True)
+def _exclusive_when_marked(
+    request: pytest.FixtureRequest, exclusive_room: ExclusiveRoom | None
+) -> Iterator[None]:
+    """A test marked ``exclusive`` runs with no other test beside it (tests/exclusive.py)."""
+    if exclusive_room is None:
+        yield
+        return
+    marked = request.node.get_closest_marker(EXCLUSIVE) is not None
+    with exclusive_room.alone() if marked else exclusive_room.shared():
+        yield
 
 
 def pytest_report_header(config: pytest.Config) -> str:

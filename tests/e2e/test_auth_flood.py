@@ -19,7 +19,8 @@ from tests.e2e.authflood import run_flood
 from tests.e2e.conftest import start_gunicorn
 from tuotempo_soap.store.engine import Store
 
-pytestmark = pytest.mark.e2e
+# The ratio of two latencies measured on this machine: no other test may share its cores.
+pytestmark = [pytest.mark.e2e, pytest.mark.exclusive]
 
 
 def test_a_flood_of_wrong_passwords_leaves_a_valid_client_fast_and_memory_bounded(
