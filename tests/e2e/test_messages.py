@@ -412,10 +412,8 @@ def test_two_workers_never_send_the_same_message(gateway: Gateway) -> None:
     workers = [gateway.worker("--once", "--worker-id", f"w{n}") for n in range(2)]
     outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
     assert all(w.returncode == 0 for w in workers), outputs
-    # Known: on a loaded machine a --once worker whose last claim passed its
-    # hand-out deadline (lease 3 s here) gives that message back and exits;
-    # the next run sends it. A third run stands for that next run.
-    gateway.run_worker_once()
+    # On a loaded machine a claim can pass its hand-out deadline (lease 3 s
+    # here): a --once worker gives it back and claims again before it exits.
     keys = [r["key"] for r in gateway.sms.requests]
     assert len(keys) == count and len(set(keys)) == count
     assert all("attempted" in out for out in outputs)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from tests.conftest import make_instance
 from tests.scripted_dispatch import OneProvider, ScriptedSender
 from tuotempo_soap.config import Settings
 from tuotempo_soap.dispatch.base import OutgoingMessage, SendResult
-from tuotempo_soap.dispatch.worker import OutboxWorker, backoff_seconds
+from tuotempo_soap.dispatch.worker import ONCE_GIVE_BACK_PASSES, OutboxWorker, backoff_seconds
 from tuotempo_soap.errors import StoreUnavailableError
 from tuotempo_soap.services import instances, messages, timelines
 from tuotempo_soap.store.engine import Store
@@ -299,6 +301,54 @@ def test_a_single_pass_still_reports_the_outage(
     single = OutboxWorker(FlakyStore(store, outages=1), OneProvider(ScriptedSender()), tuned)  # type: ignore[arg-type]
     with pytest.raises(StoreUnavailableError):
         single.run(threading.Event(), once=True)
+
+
+class StallingStore(Store):
+    """The real store, but the machine 'stalls' for 50 s of a 60 s lease after each
+    of the first ``stalls`` write transactions (a claim, a give-back): the claimed
+    messages are past their hand-out deadline before any is handed out."""
+
+    def __init__(self, real: Store, clock: Clock, stalls: int) -> None:
+        super().__init__(real.engine)
+        self.clock = clock
+        self.stalls = stalls
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool = False) -> Iterator[Any]:
+        with super().unit_of_work(write=write) as connection:
+            yield connection
+        if write and self.stalls > 0:
+            self.stalls -= 1
+            self.clock.now += timedelta(seconds=50)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_single_pass_goes_on_after_giving_every_message_back(
+    store: Store, tuned: Settings, clock: Clock, concurrency: int
+) -> None:
+    """A --once run whose claim was all given back at its deadline claims again:
+    the messages are due at once, and the queue is not empty."""
+    _, ids = queue(store, clock, *(f"stall-{concurrency}-{n}" for n in range(3)))
+    sender = ScriptedSender()
+    stalling = StallingStore(store, clock, stalls=1)
+    settings = replace(tuned, worker_concurrency=concurrency)
+    w = OutboxWorker(stalling, OneProvider(sender), settings, worker_id="w1", clock=clock)  # type: ignore[arg-type]
+    assert w.run(threading.Event(), once=True) == 3
+    assert [row(store, mid)["status"] for mid in ids] == ["SENT"] * 3
+    assert [row(store, mid)["attempts"] for mid in ids] == [1] * 3  # the give-back is not counted
+    assert len(sender.sent) == 3
+
+
+def test_a_single_pass_that_can_never_hand_out_ends_after_a_few_give_backs(
+    store: Store, tuned: Settings, clock: Clock
+) -> None:
+    _, (mid,) = queue(store, clock, "never")
+    stalling = StallingStore(store, clock, stalls=1000)
+    w = OutboxWorker(stalling, OneProvider(ScriptedSender()), tuned, worker_id="w1", clock=clock)  # type: ignore[arg-type]
+    assert w.run(threading.Event(), once=True) == 0
+    # Each pass: a claim and a give-back, both write transactions.
+    assert 1000 - stalling.stalls == 2 * ONCE_GIVE_BACK_PASSES
+    assert row(store, mid)["status"] == "QUEUED" and row(store, mid)["attempts"] == 0
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])

@@ -66,6 +66,9 @@ FLUSH_SECONDS = 0.1  # longest an overlapped send's outcome waits to be recorded
 FLUSH_AT = 32  # outcomes recorded together once that many are waiting, at the latest
 BACKLOG_ROUNDS = 2  # rounds of outcomes waiting for the database before hand-outs pause
 HOUSEKEEPING_SECONDS = 1.0  # longest the planner and the expiry sweep wait on a busy queue
+# ``run(once=True)`` goes on after a pass that only gave messages back (they are
+# due again at once), but not forever on a machine too slow to hand any out.
+ONCE_GIVE_BACK_PASSES = 3
 
 # What ``_claim`` gives the send loop: the claimed rows and the deadline to
 # hand them out by.
@@ -116,6 +119,7 @@ class OutboxWorker:
         self._pool: ThreadPoolExecutor | None = None
         self._database: ThreadPoolExecutor | None = None
         self._housekept_at = -HOUSEKEEPING_SECONDS  # time.monotonic() of the last run
+        self._given_back = 0  # messages ``_release`` gave back, ever: ``_loop`` reads the change
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were attempted."""
@@ -381,6 +385,7 @@ class OutboxWorker:
     def _release(self, message_ids: list[int]) -> None:
         with self.store.unit_of_work(write=True) as connection:
             MessageRepository(connection).release(message_ids, self.worker_id, self.clock())
+        self._given_back += len(message_ids)
         log.info("gave %d message(s) back before their lease ran out", len(message_ids))
 
     def run(self, stop: threading.Event, *, once: bool = False) -> int:
@@ -408,7 +413,9 @@ class OutboxWorker:
     def _loop(self, stop: threading.Event, *, once: bool) -> int:
         total = 0
         pause = 0.0
+        giving_back = 0  # passes in a row that handed nothing out but gave messages back
         while not stop.is_set():
+            given_back = self._given_back
             try:
                 overlapped = self.settings.worker_concurrency > 1
                 sent = self._pass(stop) if overlapped else self.run_once()
@@ -422,7 +429,20 @@ class OutboxWorker:
             pause = 0.0
             total += sent
             if once and sent == 0:
-                break
+                # The queue is empty, unless this pass claimed messages and gave
+                # them all back at their hand-out deadline: they are due again.
+                if self._given_back == given_back:
+                    break
+                giving_back += 1
+                if giving_back >= ONCE_GIVE_BACK_PASSES:
+                    log.warning(
+                        "%d passes in a row gave every message back before its hand-out"
+                        " deadline; leaving them queued",
+                        giving_back,
+                    )
+                    break
+                continue
+            giving_back = 0
             if sent < self.settings.worker_batch_size:
                 stop.wait(self.settings.worker_poll_seconds if not once else 0)
         return total
