@@ -17,20 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import Connection
 
 from ..domain.message import MessageStatus
 from ..errors import ConflictError, NotFoundError, StoreUnavailableError, TuotempoError
-from ..store.audit import AuditRepository
-from ..store.clinic import IntegrationRepository
-from ..store.engine import Store
-from ..store.outbox import MessageRepository
-from ..store.repositories import InstanceRepository
+from ..store.records import MessageRecord
 from . import audit
 from .audit import Actor, AuditAction, AuditOutcome, AuditRecord, TargetKind
 from .instances import utcnow
+from .unit_of_work import Store, UnitOfWork
 
 # What a cancelled message shows as its ERROR in searchMessages.
 CANCELLED_BY_OPERATOR = "cancelled by an operator"
@@ -69,9 +63,9 @@ class ActionDone:
     detail: str | None
 
 
-# The change itself, inside the action's transaction: the connection, the
+# The change itself, inside the action's transaction: the unit of work, the
 # instance's name, the time; returns the audit row's detail.
-_Change = Callable[[Connection, str, datetime], str | None]
+_Change = Callable[[UnitOfWork, str, datetime], str | None]
 
 
 def _act(
@@ -87,13 +81,13 @@ def _act(
     now = now or utcnow()
     instance_name: str | None = None
     try:
-        with store.unit_of_work(write=True) as connection:
-            row = InstanceRepository(connection).by_id(instance_id)
+        with store.begin(write=True) as uow:
+            row = uow.instances.by_id(instance_id)
             instance_name = None if row is None else row.name
             actor.check(instance_id)
             if instance_name is None:
                 raise NotFoundError(f"no instance with id {instance_id}", field="instance")
-            detail = change(connection, instance_name, now)
+            detail = change(uow, instance_name, now)
             done = AuditRecord(
                 action,
                 AuditOutcome.DONE,
@@ -103,7 +97,8 @@ def _act(
                 target_id,
                 detail,
             )
-            audit_id = AuditRepository(connection).add(audit.entry(actor, done, now))
+            audit_id = uow.audit.add(audit.entry(actor, done, now))
+            uow.commit()
     except StoreUnavailableError:
         raise  # nothing to record it in
     except TuotempoError as exc:
@@ -122,12 +117,12 @@ def _act(
 
 
 def _message(
-    connection: Connection, instance_name: str, instance_id: int, message_id: int
-) -> dict[str, Any]:
-    row = MessageRepository(connection).get(instance_id, message_id)
-    if row is None:
+    uow: UnitOfWork, instance_name: str, instance_id: int, message_id: int
+) -> MessageRecord:
+    found = uow.messages.get(instance_id, message_id)
+    if found is None:
         raise NotFoundError(f"no message {message_id} in instance {instance_name}", field="message")
-    return dict(row)
+    return found
 
 
 def retry_message(
@@ -140,25 +135,24 @@ def retry_message(
     A message past its expiry is refused: the worker would only expire it.
     """
 
-    def change(connection: Connection, instance_name: str, at: datetime) -> str | None:
-        row = _message(connection, instance_name, instance_id, message_id)
-        status = row["status"]
-        if status != MessageStatus.FAILED.value:
-            raise _not_failed(message_id, status)
-        if row["expires_at"] is not None and row["expires_at"] <= at:
+    def change(uow: UnitOfWork, instance_name: str, at: datetime) -> str | None:
+        message = _message(uow, instance_name, instance_id, message_id)
+        if message.status != MessageStatus.FAILED.value:
+            raise _not_failed(message_id, message.status)
+        if message.expires_at is not None and message.expires_at <= at:
             raise ActionConflictError(
-                f"message {message_id} expired at {row['expires_at']:%Y-%m-%d %H:%M} UTC; "
+                f"message {message_id} expired at {message.expires_at:%Y-%m-%d %H:%M} UTC; "
                 "a retry would never be sent",
                 reason=Refusal.EXPIRED,
                 field="message",
             )
-        if not MessageRepository(connection).requeue_failed(message_id, at):
+        if not uow.messages.requeue_failed(message_id, at):
             raise ActionConflictError(
                 f"message {message_id} changed while it was being retried; look at it again",
                 reason=Refusal.NOT_FAILED,
                 field="message",
             )
-        return f"requeued after {int(row['attempts'])} attempt(s)"
+        return f"requeued after {message.attempts} attempt(s)"
 
     return _act(
         store,
@@ -203,10 +197,9 @@ def cancel_message(
     it is refused, as is a claim that wins the race against this change.
     """
 
-    def change(connection: Connection, instance_name: str, at: datetime) -> str | None:
-        row = _message(connection, instance_name, instance_id, message_id)
-        status = row["status"]
-        if status == MessageStatus.QUEUED.value and MessageRepository(connection).cancel_queued(
+    def change(uow: UnitOfWork, instance_name: str, at: datetime) -> str | None:
+        status = _message(uow, instance_name, instance_id, message_id).status
+        if status == MessageStatus.QUEUED.value and uow.messages.cancel_queued(
             message_id, at, CANCELLED_BY_OPERATOR
         ):
             return None
@@ -254,9 +247,8 @@ def rerun_poll(
     poll`` (every 30 s by default) runs it, with its lease, backoff and
     outcome recording, instead of a web request waiting on the clinic."""
 
-    def change(connection: Connection, instance_name: str, at: datetime) -> str | None:
-        repo = IntegrationRepository(connection)
-        status = repo.status(instance_id)
+    def change(uow: UnitOfWork, instance_name: str, at: datetime) -> str | None:
+        status = uow.integrations.status(instance_id)
         if status is None:
             raise NotFoundError(
                 f"{instance_name} has no clinic web services configured", field="instance"
@@ -268,7 +260,7 @@ def rerun_poll(
                 field="instance",
             )
         if (status.poll_lease_until is not None and status.poll_lease_until >= at) or not (
-            repo.schedule_now(instance_id, at)
+            uow.integrations.schedule_now(instance_id, at)
         ):
             raise ActionConflictError(
                 f"a poll of {instance_name} is running right now",
@@ -297,8 +289,8 @@ def disable_instance(
     """Switch the instance off: it answers no SOAP call and sends nothing, and
     keeps all its data, until an operator switches it back on."""
 
-    def change(connection: Connection, instance_name: str, at: datetime) -> str | None:
-        if not InstanceRepository(connection).set_disabled(instance_id, at):
+    def change(uow: UnitOfWork, instance_name: str, at: datetime) -> str | None:
+        if not uow.instances.set_disabled(instance_id, at):
             raise ActionConflictError(
                 f"instance {instance_name} is already disabled",
                 reason=Refusal.ALREADY_DISABLED,
@@ -323,8 +315,8 @@ def enable_instance(
 ) -> ActionDone:
     """Switch a disabled instance back on."""
 
-    def change(connection: Connection, instance_name: str, at: datetime) -> str | None:
-        if not InstanceRepository(connection).set_disabled(instance_id, None):
+    def change(uow: UnitOfWork, instance_name: str, at: datetime) -> str | None:
+        if not uow.instances.set_disabled(instance_id, None):
             raise ActionConflictError(
                 f"instance {instance_name} is not disabled",
                 reason=Refusal.NOT_DISABLED,

@@ -15,9 +15,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from ..errors import ForbiddenError, RequestValidationError
-from ..store.audit import AuditEntry, AuditRepository, NewAuditEntry
-from ..store.engine import Store
+from ..store.records import AuditEntry, NewAuditEntry
 from .instances import Instance, utcnow
+from .unit_of_work import Store
 
 MAX_PAGE = 200
 
@@ -103,8 +103,10 @@ def entry(actor: Actor, record: AuditRecord, now: datetime) -> NewAuditEntry:
 
 def record(store: Store, actor: Actor, what: AuditRecord, *, now: datetime | None = None) -> int:
     """Write one row in its own transaction (refusals: the action's own rolled back)."""
-    with store.unit_of_work(write=True) as connection:
-        return AuditRepository(connection).add(entry(actor, what, now or utcnow()))
+    with store.begin(write=True) as uow:
+        audit_id = uow.audit.add(entry(actor, what, now or utcnow()))
+        uow.commit()
+    return audit_id
 
 
 def patient_data_shown(
@@ -158,8 +160,8 @@ def page(
         raise RequestValidationError("before must be a positive id", field="before")
     if instance_id is not None:
         actor.check(instance_id)
-    with store.unit_of_work() as connection:
-        rows = AuditRepository(connection).page(
+    with store.begin() as uow:
+        rows = uow.audit.page(
             instance_ids=actor.instance_ids,
             instance_id=instance_id,
             before_id=before_id,
@@ -173,7 +175,5 @@ def page(
 def for_message(store: Store, actor: Actor, instance_id: int, message_id: int) -> list[AuditEntry]:
     """What operators did to one message, newest first."""
     actor.check(instance_id)
-    with store.unit_of_work() as connection:
-        return AuditRepository(connection).for_target(
-            instance_id, TargetKind.MESSAGE.value, message_id
-        )
+    with store.begin() as uow:
+        return uow.audit.for_target(instance_id, TargetKind.MESSAGE.value, message_id)

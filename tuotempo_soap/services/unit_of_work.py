@@ -21,16 +21,19 @@ whatever their implementation, a batch is a statement, never a loop of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from ..store.records import (
     ApiUserRecord,
+    AuditEntry,
     InstanceRecord,
     MessageQuery,
     MessageRecord,
+    NewAuditEntry,
+    PollStatus,
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
@@ -97,6 +100,15 @@ class PortalRepository(Protocol):
 class IntegrationRepository(Protocol):
     def configured(self, instance_id: int) -> bool:
         """Whether the instance reaches its clinic through the clinic's web services."""
+        ...
+
+    def status(self, instance_id: int) -> PollStatus | None:
+        """The instance's poller state (None: no clinic web services configured)."""
+        ...
+
+    def schedule_now(self, instance_id: int, now: datetime) -> bool:
+        """Make the next poll due at ``now``; False when polling is off or a poll
+        is running (compare-and-set)."""
         ...
 
 
@@ -186,6 +198,20 @@ class MessageRepository(Protocol):
 
     def move(self, message_id: int, from_status: str, values: Row) -> bool:
         """Change a message still in ``from_status``; False when it no longer is."""
+        ...
+
+    def get(self, instance_id: int, message_id: int) -> MessageRecord | None:
+        """One message of one instance (another instance's id finds nothing)."""
+        ...
+
+    def requeue_failed(self, message_id: int, now: datetime) -> bool:
+        """FAILED back to QUEUED, due ``now``, with a fresh round of attempts and
+        the same reference; False if the message moved meanwhile (compare-and-set)."""
+        ...
+
+    def cancel_queued(self, message_id: int, now: datetime, reason: str) -> bool:
+        """QUEUED to CANCELLED with ``reason``; False if a worker claimed it (or it
+        moved) meanwhile: the status check is in the write itself."""
         ...
 
 
@@ -289,6 +315,28 @@ class ReplyQuestionRepository(Protocol):
     def forget_instance(self, instance_id: int) -> int: ...
 
 
+class AuditRepository(Protocol):
+    def add(self, entry: NewAuditEntry) -> int:
+        """Write one row; its id."""
+        ...
+
+    def page(
+        self,
+        *,
+        instance_ids: Collection[int] | None,
+        instance_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        """Newest first, ids below ``before_id``; ``instance_ids`` is what the
+        reader may see (None: everything), ``instance_id`` narrows to one."""
+        ...
+
+    def for_target(self, instance_id: int, target_kind: str, target_id: int) -> list[AuditEntry]:
+        """Every row about one thing of an instance, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: the repositories working inside it, ``commit``, and a
     context manager that rolls back whatever was not committed."""
@@ -334,6 +382,9 @@ class UnitOfWork(Protocol):
 
     @property
     def reply_questions(self) -> ReplyQuestionRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
 
     def commit(self) -> None: ...
 

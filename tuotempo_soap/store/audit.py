@@ -4,44 +4,11 @@ first a page at a time (keyset on the id, so any page costs the same)."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, insert, select
 
+from .records import AuditEntry, NewAuditEntry
 from .tables import audit_log
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One audit row. ``detail`` is our own wording (an error code, a count),
-    never a value a patient or a HIS sent."""
-
-    id: int
-    at: datetime
-    operator_id: int | None
-    operator_name: str
-    instance_id: int | None
-    instance_name: str | None
-    action: str
-    target_kind: str | None
-    target_id: int | None
-    outcome: str
-    detail: str | None
-
-
-@dataclass(frozen=True)
-class NewAuditEntry:
-    at: datetime
-    operator_id: int | None
-    operator_name: str
-    instance_id: int | None
-    instance_name: str | None
-    action: str
-    target_kind: str | None
-    target_id: int | None
-    outcome: str
-    detail: str | None = None
 
 
 def _entry(row: RowMapping) -> AuditEntry:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, insert, or_, select, update
 
+from .records import PollStatus
 from .tables import (
     clinic_activities,
     clinic_insurances,
@@ -20,29 +21,6 @@ from .tables import (
     instances,
     portal_centers,
 )
-
-
-@dataclass(frozen=True)
-class PollStatus:
-    """Where one instance's clinic poller stands (the back office's clinics page).
-
-    ``poll_lease_until`` in the future means a poll is running now.
-    """
-
-    instance_id: int
-    instance_name: str
-    instance_disabled_at: datetime | None
-    wsdl_url: str
-    endpoint_url: str | None
-    center_lid: str | None
-    poll_enabled: bool
-    poll_interval_seconds: int
-    last_success_at: datetime | None
-    next_poll_at: datetime | None
-    consecutive_failures: int
-    last_error: str | None
-    key_entities_at: datetime | None
-    poll_lease_until: datetime | None
 
 
 @dataclass(frozen=True)

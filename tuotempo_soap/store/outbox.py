@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    RowMapping,
     and_,
     bindparam,
     case,
@@ -598,12 +597,11 @@ class MessageRepository:
         )
         return bool(self.connection.execute(statement).rowcount)
 
-    def get(self, instance_id: int, message_id: int) -> RowMapping | None:
+    def get(self, instance_id: int, message_id: int) -> MessageRecord | None:
         """One message of one instance (another instance's id finds nothing)."""
-        query = select(messages).where(
-            messages.c.instance_id == instance_id, messages.c.id == message_id
-        )
-        return self.connection.execute(query).mappings().first()
+        query = _MESSAGE.where(messages.c.instance_id == instance_id, messages.c.id == message_id)
+        row = self.connection.execute(query).first()
+        return None if row is None else _message(row)
 
     def requeue_failed(self, message_id: int, now: datetime) -> bool:
         """FAILED back to QUEUED, due ``now``, with a fresh round of attempts.

@@ -199,6 +199,48 @@ class ReminderEventRecord:
     message_id: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the back office's audit log. ``detail`` is our own wording
+    (an error code, a count), never a value a patient or a HIS sent."""
+
+    id: int
+    at: datetime
+    operator_id: int | None
+    operator_name: str
+    instance_id: int | None
+    instance_name: str | None
+    action: str
+    target_kind: str | None
+    target_id: int | None
+    outcome: str
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PollStatus:
+    """Where one instance's clinic poller stands (the back office's clinics page):
+    its integration's settings and state, with its instance's name.
+
+    ``poll_lease_until`` in the future means a poll is running now.
+    """
+
+    instance_id: int
+    instance_name: str
+    instance_disabled_at: datetime | None
+    wsdl_url: str
+    endpoint_url: str | None
+    center_lid: str | None
+    poll_enabled: bool
+    poll_interval_seconds: int
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    key_entities_at: datetime | None
+    poll_lease_until: datetime | None
+
+
 _RESERVATION_COLUMNS = field_names(ReservationRecord)
 
 
@@ -230,6 +272,22 @@ class ReservationQuery:
     resource_lid: str | None = None
     status: str | None = None
     changed_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAuditEntry:
+    """An audit row to write (its id is the database's)."""
+
+    at: datetime
+    operator_id: int | None
+    operator_name: str
+    instance_id: int | None
+    instance_name: str | None
+    action: str
+    target_kind: str | None
+    target_id: int | None
+    outcome: str
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,9 +179,7 @@ message_attempts = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("instance_id", Integer, ForeignKey("instances.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "message_id", BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("message_id", BigInteger, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
     Column("attempt", Integer, nullable=False),  # 1 for the first send
     Column("at", DateTime, nullable=False),
     Column("provider", String(64), nullable=False),

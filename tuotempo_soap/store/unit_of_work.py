@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, RootTransaction
 
+from .audit import AuditRepository
 from .changes import ReservationChangeRepository
 from .clinic import IntegrationRepository, PortalRepository
 from .outbox import MessageRepository
@@ -52,6 +53,7 @@ class SqlUnitOfWork:
     callbacks: CallbackRepository
     answer_links: AnswerLinkRepository
     reply_questions: ReplyQuestionRepository
+    audit: AuditRepository
 
     def __init__(self, store: Store, *, write: bool = False) -> None:
         self._store = store
@@ -85,6 +87,7 @@ class SqlUnitOfWork:
         self.callbacks = CallbackRepository(connection)
         self.answer_links = AnswerLinkRepository(connection)
         self.reply_questions = ReplyQuestionRepository(connection)
+        self.audit = AuditRepository(connection)
 
     def commit(self) -> None:
         if self._transaction is None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import copy
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import astuple, dataclass, field, replace
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar
@@ -30,9 +30,12 @@ from tuotempo_soap.services import unit_of_work
 from tuotempo_soap.store.records import (
     REFERENCE_PATTERN,
     ApiUserRecord,
+    AuditEntry,
     InstanceRecord,
     MessageQuery,
     MessageRecord,
+    NewAuditEntry,
+    PollStatus,
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
@@ -74,6 +77,9 @@ class FakeTables:
     reply_questions: list[tuple[int, str, str, list[int], datetime]] = field(default_factory=list)
     # Instances whose clinic is reached through its web services.
     integrations: set[int] = field(default_factory=set)
+    # Their pollers' state, for the instances a test gives one.
+    polls: dict[int, PollStatus] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
     # Other portals' centers reached through an instance: (portal, CENTER_LID).
     routed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     last_id: int = 0
@@ -233,7 +239,21 @@ class FakePortalRepository(_Repository):
 class FakeIntegrationRepository(_Repository):
     @_counted()
     def configured(self, instance_id: int) -> bool:
-        return instance_id in self.tables.integrations
+        return instance_id in self.tables.integrations or instance_id in self.tables.polls
+
+    @_counted()
+    def status(self, instance_id: int) -> PollStatus | None:
+        return self.tables.polls.get(instance_id)
+
+    @_counted(write=True)
+    def schedule_now(self, instance_id: int, now: datetime) -> bool:
+        found = self.tables.polls.get(instance_id)
+        if found is None or not found.poll_enabled:
+            return False
+        if found.poll_lease_until is not None and found.poll_lease_until >= now:
+            return False  # a poll is running
+        self.tables.polls[instance_id] = replace(found, next_poll_at=now)
+        return True
 
 
 # Each fake table holding an instance's rows, and how to tell whose a row is.
@@ -488,11 +508,77 @@ class FakeMessageRepository(_Repository):
 
     @_counted(write=True)
     def move(self, message_id: int, from_status: str, values: Mapping[str, Any]) -> bool:
+        return self._move(message_id, from_status, values)
+
+    def _move(self, message_id: int, from_status: str, values: Mapping[str, Any]) -> bool:
         found = self.tables.messages.get(message_id)
         if found is None or found.status != from_status:
             return False
         self.tables.messages[message_id] = _changed(found, values)
         return True
+
+    @_counted()
+    def get(self, instance_id: int, message_id: int) -> MessageRecord | None:
+        found = self.tables.messages.get(message_id)
+        return found if found is not None and found.instance_id == instance_id else None
+
+    @_counted(write=True)
+    def requeue_failed(self, message_id: int, now: datetime) -> bool:
+        values = {
+            "status": "QUEUED",
+            "next_attempt_at": now,
+            "attempts": 0,
+            "failed_at": None,
+            "lease_until": None,
+            "claimed_by": None,
+            "updated_at": now,
+        }
+        return self._move(message_id, "FAILED", values)
+
+    @_counted(write=True)
+    def cancel_queued(self, message_id: int, now: datetime, reason: str) -> bool:
+        values = {
+            "status": "CANCELLED",
+            "last_error": reason,
+            "lease_until": None,
+            "updated_at": now,
+        }
+        return self._move(message_id, "QUEUED", values)
+
+
+class FakeAuditRepository(_Repository):
+    @_counted(write=True)
+    def add(self, entry: NewAuditEntry) -> int:
+        new_id = self.tables.next_id()
+        self.tables.audit.append(AuditEntry(new_id, *astuple(entry)))
+        return new_id
+
+    @_counted()
+    def page(
+        self,
+        *,
+        instance_ids: Collection[int] | None,
+        instance_id: int | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEntry]:
+        def wanted(e: AuditEntry) -> bool:
+            return (
+                (instance_ids is None or e.instance_id in instance_ids)
+                and (instance_id is None or e.instance_id == instance_id)
+                and (before_id is None or e.id < before_id)
+            )
+
+        return sorted(filter(wanted, self.tables.audit), key=lambda e: -e.id)[:limit]
+
+    @_counted()
+    def for_target(self, instance_id: int, target_kind: str, target_id: int) -> list[AuditEntry]:
+        mine = (
+            e
+            for e in self.tables.audit
+            if (e.instance_id, e.target_kind, e.target_id) == (instance_id, target_kind, target_id)
+        )
+        return sorted(mine, key=lambda e: -e.id)
 
 
 class FakeReminderSettingsRepository(_Repository):
@@ -754,6 +840,7 @@ class FakeUnitOfWork:
         self.callbacks = FakeCallbackRepository(self)
         self.answer_links = FakeAnswerLinkRepository(self)
         self.reply_questions = FakeReplyQuestionRepository(self)
+        self.audit = FakeAuditRepository(self)
 
     # --- the store -------------------------------------------------------------
 

@@ -14,7 +14,16 @@ import tuotempo_soap
 
 PACKAGE = Path(tuotempo_soap.__file__).parent
 # Services on ``services.unit_of_work`` only (the others still take a connection).
-CONVERTED = ("answers", "batches", "instances", "messages", "reminders", "reservations")
+CONVERTED = (
+    "admin_actions",
+    "answers",
+    "audit",
+    "batches",
+    "instances",
+    "messages",
+    "reminders",
+    "reservations",
+)
 # The one module of ``store`` a service may import: plain dataclasses.
 ALLOWED_STORE = {"tuotempo_soap.store.records"}
 

@@ -14,6 +14,7 @@ from tuotempo_soap.store.columns import columns_of, record_factory
 from tuotempo_soap.store.records import (
     RESERVATION_FIELD_NAMES,
     ApiUserRecord,
+    AuditEntry,
     InstanceRecord,
     MessageRecord,
     ReminderEventRecord,
@@ -36,6 +37,7 @@ from tuotempo_soap.store.records import (
         (ReminderSettingsRecord, tables.reminder_settings),
         (ReminderRecord, tables.reminders),
         (ReminderEventRecord, tables.reminder_events),
+        (AuditEntry, tables.audit_log),
     ],
 )
 def test_a_record_holds_every_column_of_its_table(record_type: type, table: Table) -> None:
