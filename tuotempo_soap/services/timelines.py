@@ -24,18 +24,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping
-
 from ..domain.formats import format_date
 from ..domain.message import MessageStatus
 from ..domain.reservation import FIELDS
 from ..errors import NotFoundError
-from ..store.changes import RECORDED_COLUMNS, ReservationChangeRepository, recorded_values
-from ..store.engine import Store
-from ..store.records import ReminderRecord
-from ..store.reminders import EventRepository, ReminderRepository
-from ..store.timelines import TimelineRepository
+from ..store.records import (
+    RECORDED_COLUMNS,
+    MessageAttemptRecord,
+    MessageRecord,
+    ReminderRecord,
+    ReservationChangeRecord,
+)
 from .instances import Instance
+from .unit_of_work import Store
 
 _DATE_COLUMNS = frozenset(s.name.lower() for s in FIELDS if s.kind == "date")
 # Wire names of what a change can write: the guide's fields, then ours.
@@ -143,43 +144,42 @@ def _shown(column: str, value: Any) -> str | None:
     return str(value)
 
 
-def _linked(row: RowMapping) -> LinkedMessage:
+def _linked(message: MessageRecord) -> LinkedMessage:
     return LinkedMessage(
-        id=int(row["id"]),
-        legacy_id=row["legacy_id"],
-        channel=row["channel"],
-        recipient=row["recipient"],
-        status=row["status"],
-        attempts=int(row["attempts"]),
-        created_at=row["created_at"],
-        sent_at=row["sent_at"],
-        delivered_at=row["delivered_at"],
-        failed_at=row["failed_at"],
-        last_error=row["last_error"],
+        id=message.id,
+        legacy_id=message.legacy_id,
+        channel=message.channel,
+        recipient=message.recipient,
+        status=message.status,
+        attempts=message.attempts,
+        created_at=message.created_at,
+        sent_at=message.sent_at,
+        delivered_at=message.delivered_at,
+        failed_at=message.failed_at,
+        last_error=message.last_error,
     )
 
 
-def _changes(rows: list[RowMapping]) -> tuple[Change, ...]:
+def _changes(history: list[ReservationChangeRecord]) -> tuple[Change, ...]:
     """Each recorded change with what it changed, against the state before it
     (what earlier recorded changes had written)."""
     state: dict[str, Any] = {}
     out = []
-    for row in rows:
-        written = recorded_values(row)
+    for recorded in history:
         changed = []
-        for column, value in written.items():
+        for column, value in recorded.values.items():
             # On creation, what it set; later, what differs from the state before.
             if column not in _WIRE or value == state.get(column):
                 continue
-            before = None if row["created"] else _shown(column, state.get(column))
+            before = None if recorded.created else _shown(column, state.get(column))
             changed.append(FieldChange(_WIRE[column], before, _shown(column, value)))
-        state.update(written)
+        state.update(recorded.values)
         out.append(
             Change(
-                seq=int(row["change_seq"]),
-                at=row["changed_at"],
-                by=row["changed_by"],
-                created=bool(row["created"]),
+                seq=recorded.change_seq,
+                at=recorded.changed_at,
+                by=recorded.changed_by,
+                created=recorded.created,
                 fields=tuple(changed),
             )
         )
@@ -210,21 +210,19 @@ def _stages(
 
 def reservation_detail(store: Store, instance: Instance, reservation_id: int) -> ReservationDetail:
     """Everything the back office shows about one reservation of ``instance``."""
-    with store.unit_of_work() as connection:
-        timeline = TimelineRepository(connection)
-        row = timeline.reservation(instance.id, reservation_id)
-        if row is None:
+    with store.begin() as uow:
+        found = uow.reservations.by_ids(instance.id, [reservation_id])
+        if not found:
             raise NotFoundError(f"no reservation {reservation_id}", field="reservation")
-        history = ReservationChangeRepository(connection).for_reservation(
-            instance.id, reservation_id
-        )
-        reminder_rows = ReminderRepository(connection).for_reservations(
-            instance.id, [reservation_id]
-        )[reservation_id]
-        event_rows = EventRepository(connection).for_reservation(instance.id, reservation_id)
+        (row,) = found
+        history = uow.changes.for_reservation(instance.id, reservation_id)
+        reminder_rows = uow.reminders.for_reservations(instance.id, [reservation_id])[
+            reservation_id
+        ]
+        event_rows = uow.events.for_reservation(instance.id, reservation_id)
         message_ids = {r.message_id for r in reminder_rows if r.message_id}
         message_ids |= {e.message_id for e in event_rows if e.message_id}
-        message_rows = timeline.messages(instance.id, message_ids)
+        message_rows = uow.timelines.messages(instance.id, message_ids)
     linked = {message.id: message for message in map(_linked, message_rows)}
     events = tuple(Event(e.at, e.event, e.detail, e.reminder_id, e.message_id) for e in event_rows)
     reminders = tuple(
@@ -247,17 +245,19 @@ def reservation_detail(store: Store, instance: Instance, reservation_id: int) ->
     )
     changes = _changes(history)
     return ReservationDetail(
-        id=int(row["id"]),
-        app_lid=row["app_lid"],
-        fields={spec.name: _shown(spec.name.lower(), row[spec.name.lower()]) for spec in FIELDS},
-        status=row["status"],
-        status_changed_by=row["status_changed_by"],
-        status_changed_at=row["status_changed_at"],
-        patient_answer=row["patient_answer"],
-        patient_answer_channel=row["patient_answer_channel"],
-        patient_answer_at=row["patient_answer_at"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        id=row.id,
+        app_lid=row.app_lid,
+        fields={
+            spec.name: _shown(spec.name.lower(), getattr(row, spec.name.lower())) for spec in FIELDS
+        },
+        status=row.status,
+        status_changed_by=row.status_changed_by,
+        status_changed_at=row.status_changed_at,
+        patient_answer=row.patient_answer,
+        patient_answer_channel=row.patient_answer_channel,
+        patient_answer_at=row.patient_answer_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         changes=changes,
         complete_history=bool(changes) and changes[0].created,
         reminders=reminders,
@@ -319,59 +319,60 @@ class MessageDetail:
     reservations: tuple[LinkedReservation, ...]
 
 
-def _steps(row: RowMapping, tries: list[RowMapping]) -> tuple[Step, ...]:
-    status = row["status"]
-    provider = row["provider"] or ""
-    steps = [Step("QUEUED", row["created_at"], {})]
-    if row["send_at"] is not None and row["send_at"] > row["created_at"]:
-        steps.append(Step("SCHEDULED", row["send_at"], {}))
-    attempts = int(row["attempts"])
+def _steps(message: MessageRecord, tries: list[MessageAttemptRecord]) -> tuple[Step, ...]:
+    status = message.status
+    provider = message.provider or ""
+    steps = [Step("QUEUED", message.created_at, {})]
+    if message.send_at is not None and message.send_at > message.created_at:
+        steps.append(Step("SCHEDULED", message.send_at, {}))
+    attempts = message.attempts
+    last_error = message.last_error
     if tries:
         # Each attempt the provider did not accept, with its answer (the
         # accepted one is the SENT line).
         steps.extend(
             Step(
                 "ATTEMPT",
-                attempt["at"],
+                attempt.at,
                 {
-                    "number": str(attempt["attempt"]),
-                    "provider": attempt["provider"],
-                    "error": attempt["error"] or "",
+                    "number": str(attempt.attempt),
+                    "provider": attempt.provider,
+                    "error": attempt.error or "",
                 },
                 bad=True,
             )
             for attempt in tries
-            if attempt["outcome"] != "sent"
+            if attempt.outcome != "sent"
         )
-    elif attempts > 1 or (attempts and row["last_error"] and status != MessageStatus.FAILED.value):
+    elif attempts > 1 or (attempts and last_error and status != MessageStatus.FAILED.value):
         # Sent before attempts were recorded one by one (message_attempts):
         # Only the count and the last answer are kept: one line for all attempts.
         steps.append(
             Step(
                 "ATTEMPTS",
-                row["updated_at"],
-                {"count": str(attempts), "error": row["last_error"] or ""},
-                bad=bool(row["last_error"]),
+                message.updated_at,
+                {"count": str(attempts), "error": last_error or ""},
+                bad=bool(last_error),
             )
         )
     if status == MessageStatus.SENDING.value and provider:
-        steps.append(Step("HANDED", row["updated_at"], {"provider": provider}))
-    if row["sent_at"] is not None:
+        steps.append(Step("HANDED", message.updated_at, {"provider": provider}))
+    if message.sent_at is not None:
         steps.append(
             Step(
                 "SENT",
-                row["sent_at"],
-                {"provider": provider, "provider_id": row["provider_message_id"] or ""},
+                message.sent_at,
+                {"provider": provider, "provider_id": message.provider_message_id or ""},
             )
         )
-    if row["delivered_at"] is not None:
-        steps.append(Step("DELIVERED", row["delivered_at"], {}))
+    if message.delivered_at is not None:
+        steps.append(Step("DELIVERED", message.delivered_at, {}))
     if status == MessageStatus.FAILED.value:
-        steps.append(Step("FAILED", row["failed_at"], {"error": row["last_error"] or ""}, bad=True))
+        steps.append(Step("FAILED", message.failed_at, {"error": last_error or ""}, bad=True))
     elif status in (MessageStatus.EXPIRED.value, MessageStatus.CANCELLED.value):
-        steps.append(Step(status, row["updated_at"], {"error": row["last_error"] or ""}, bad=True))
+        steps.append(Step(status, message.updated_at, {"error": last_error or ""}, bad=True))
     elif status == MessageStatus.QUEUED.value:
-        steps.append(Step("WAITING", row["next_attempt_at"], {}))
+        steps.append(Step("WAITING", message.next_attempt_at, {}))
     return tuple(steps)
 
 
@@ -381,51 +382,48 @@ _ACK = re.compile(r"ack-([0-9]{1,18})-")
 
 def message_detail(store: Store, instance: Instance, message_id: int) -> MessageDetail:
     """Everything the back office shows about one message of ``instance``."""
-    with store.unit_of_work() as connection:
-        timeline = TimelineRepository(connection)
-        row = timeline.message(instance.id, message_id)
-        if row is None:
+    with store.begin() as uow:
+        message = uow.messages.get(instance.id, message_id)
+        if message is None:
             raise NotFoundError(f"no message {message_id}", field="message")
-        tries = timeline.attempts(instance.id, message_id)
-        reminder_ids = [
-            int(r["id"]) for r in timeline.reminders_of_message(instance.id, message_id)
-        ]
-        acknowledged = _ACK.match(row["legacy_id"])
+        tries = uow.timelines.attempts(instance.id, message_id)
+        reminder_ids = uow.timelines.reminder_ids_of_message(instance.id, message_id)
+        acknowledged = _ACK.match(message.legacy_id)
         if acknowledged:  # an acknowledgement names the reminder that was answered
             reminder_ids.append(int(acknowledged.group(1)))
-        booked = timeline.reservations_of_reminders(instance.id, reminder_ids)
+        booked = uow.timelines.reservations_of_reminders(instance.id, reminder_ids)
     return MessageDetail(
-        id=int(row["id"]),
-        legacy_id=row["legacy_id"],
-        channel=row["channel"],
-        recipient=row["recipient"],
-        sender=row["sender"],
-        subject=row["subject"],
-        body=row["body"],
-        language=row["language"],
-        segments=row["segments"],
-        status=row["status"],
-        attempts=int(row["attempts"]),
-        provider=row["provider"],
-        provider_message_id=row["provider_message_id"],
-        last_error=row["last_error"],
-        created_at=row["created_at"],
-        send_at=row["send_at"],
-        expires_at=row["expires_at"],
-        next_attempt_at=row["next_attempt_at"],
-        sent_at=row["sent_at"],
-        delivered_at=row["delivered_at"],
-        failed_at=row["failed_at"],
-        updated_at=row["updated_at"],
-        steps=_steps(row, tries),
+        id=message.id,
+        legacy_id=message.legacy_id,
+        channel=message.channel,
+        recipient=message.recipient,
+        sender=message.sender,
+        subject=message.subject,
+        body=message.body,
+        language=message.language,
+        segments=message.segments,
+        status=message.status,
+        attempts=message.attempts,
+        provider=message.provider,
+        provider_message_id=message.provider_message_id,
+        last_error=message.last_error,
+        created_at=message.created_at,
+        send_at=message.send_at,
+        expires_at=message.expires_at,
+        next_attempt_at=message.next_attempt_at,
+        sent_at=message.sent_at,
+        delivered_at=message.delivered_at,
+        failed_at=message.failed_at,
+        updated_at=message.updated_at,
+        steps=_steps(message, tries),
         reservations=tuple(
             LinkedReservation(
-                id=int(r["id"]),
-                app_lid=r["app_lid"],
-                app_date=r["app_date"],
-                app_start_time=r["app_start_time"],
-                resource_lid=r["resource_lid"],
-                status=r["status"],
+                id=r.id,
+                app_lid=r.app_lid,
+                app_date=r.app_date,
+                app_start_time=r.app_start_time,
+                resource_lid=r.resource_lid,
+                status=r.status,
             )
             for r in booked
         ),

@@ -30,6 +30,7 @@ from ..store.records import (
     ApiUserRecord,
     AuditEntry,
     InstanceRecord,
+    MessageAttemptRecord,
     MessageQuery,
     MessageRecord,
     NewAuditEntry,
@@ -37,6 +38,7 @@ from ..store.records import (
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
+    ReservationChangeRecord,
     ReservationQuery,
     ReservationRecord,
     SentReminder,
@@ -177,6 +179,12 @@ class ReservationChangeRepository(Protocol):
         ``change_seq`` and the columns written) made ``at``, by ``by``."""
         ...
 
+    def for_reservation(
+        self, instance_id: int, reservation_id: int
+    ) -> list[ReservationChangeRecord]:
+        """Every recorded change of one reservation, oldest first."""
+        ...
+
 
 class MessageRepository(Protocol):
     def by_legacy_ids(
@@ -315,6 +323,28 @@ class ReplyQuestionRepository(Protocol):
     def forget_instance(self, instance_id: int) -> int: ...
 
 
+class TimelineRepository(Protocol):
+    """The rows around one reservation or one message (the back office's detail pages)."""
+
+    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
+        """A message's send attempts, in the order they were made."""
+        ...
+
+    def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
+        """These messages of the instance, by id."""
+        ...
+
+    def reminder_ids_of_message(self, instance_id: int, message_id: int) -> list[int]:
+        """The reminders that became this message."""
+        ...
+
+    def reservations_of_reminders(
+        self, instance_id: int, reminder_ids: Iterable[int]
+    ) -> list[ReservationRecord]:
+        """The reservations these reminders are about, by appointment date and time."""
+        ...
+
+
 class AuditRepository(Protocol):
     def add(self, entry: NewAuditEntry) -> int:
         """Write one row; its id."""
@@ -385,6 +415,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditRepository: ...
+
+    @property
+    def timelines(self) -> TimelineRepository: ...
 
     def commit(self) -> None: ...
 

@@ -15,18 +15,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, insert, select
 
-from .tables import RESERVATION_FIELD_COLUMNS, reservation_changes
+from .records import RECORDED_COLUMNS, ReservationChangeRecord
+from .tables import reservation_changes
 
-# What a change records: the guide's fields and who answered or changed the
-# status; not the bookkeeping columns (times, sequence), which are the row's own.
-RECORDED_COLUMNS: tuple[str, ...] = (
-    *RESERVATION_FIELD_COLUMNS,
-    "status_changed_by",
-    "patient_answer",
-    "patient_answer_channel",
-)
 _RECORDED = frozenset(RECORDED_COLUMNS)
 
 
@@ -93,18 +86,29 @@ class ReservationChangeRepository:
             ]
         )
 
-    def for_reservation(self, instance_id: int, reservation_id: int) -> list[RowMapping]:
+    def for_reservation(
+        self, instance_id: int, reservation_id: int
+    ) -> list[ReservationChangeRecord]:
         """Every recorded change of one reservation, oldest first (the index
         ``(reservation_id, change_seq)`` serves it)."""
         c = reservation_changes.c
         query = (
-            select(reservation_changes)
+            select(c.change_seq, c.changed_at, c.changed_by, c.created, c.fields)
             .where(c.reservation_id == reservation_id, c.instance_id == instance_id)
             .order_by(c.change_seq)
         )
-        return list(self.connection.execute(query).mappings())
+        return [
+            ReservationChangeRecord(
+                change_seq=int(row.change_seq),
+                changed_at=row.changed_at,
+                changed_by=row.changed_by,
+                created=bool(row.created),
+                values=recorded_values(row.fields),
+            )
+            for row in self.connection.execute(query)
+        ]
 
 
-def recorded_values(row: RowMapping) -> dict[str, Any]:
-    """The columns a recorded change wrote (dates as ISO strings)."""
-    return dict(json.loads(row["fields"]))
+def recorded_values(fields: str) -> dict[str, Any]:
+    """The columns a recorded change wrote, from its ``fields`` (dates as ISO strings)."""
+    return dict(json.loads(fields))

@@ -25,6 +25,15 @@ REFERENCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # The guide's fields as columns (``APP_LID`` -> ``app_lid``), in the guide's order.
 RESERVATION_FIELD_NAMES: tuple[str, ...] = tuple(spec.name.lower() for spec in FIELDS)
+# What a reservation's change history records of each change: the guide's
+# fields and who answered or changed the status; not the bookkeeping columns
+# (times, sequence), which are the row's own.
+RECORDED_COLUMNS: tuple[str, ...] = (
+    *RESERVATION_FIELD_NAMES,
+    "status_changed_by",
+    "patient_answer",
+    "patient_answer_channel",
+)
 
 
 def field_names(record_type: type) -> tuple[str, ...]:
@@ -239,6 +248,33 @@ class PollStatus:
     last_error: str | None
     key_entities_at: datetime | None
     poll_lease_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAttemptRecord:
+    """One send attempt of a message and the provider's answer."""
+
+    id: int
+    instance_id: int
+    message_id: int
+    attempt: int  # 1 for the first send (a retried FAILED message counts anew)
+    at: datetime
+    provider: str
+    outcome: str  # sent, retry, permanent
+    provider_message_id: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationChangeRecord:
+    """One recorded change of a reservation: who made it, when, and the
+    recorded columns (``RECORDED_COLUMNS``) it wrote, dates as ISO text."""
+
+    change_seq: int
+    changed_at: datetime
+    changed_by: str  # a domain.reservation.ChangedBy value
+    created: bool  # the change that created the reservation
+    values: dict[str, Any]
 
 
 _RESERVATION_COLUMNS = field_names(ReservationRecord)

@@ -1,63 +1,58 @@
 """SQL of what operators read about one reservation or one message: the rows
-around it (its reminders, their messages, the reservations a message is
-about), each by an indexed lookup and always within one instance."""
+around it (its reminders' messages, a message's attempts, the reservations a
+message is about), each by an indexed lookup and always within one instance.
+
+The reservation and the message themselves are read through their own
+repositories (``ReservationRepository.by_ids``, ``MessageRepository.get``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, select
 
+from .columns import columns_of, record_factory
+from .records import MessageAttemptRecord, MessageRecord, ReservationRecord
 from .tables import message_attempts, messages, reminder_links, reminders, reservations
+
+_ATTEMPT = select(*columns_of(message_attempts, MessageAttemptRecord))
+_MESSAGE = select(*columns_of(messages, MessageRecord))
+_RESERVATION = select(*columns_of(reservations, ReservationRecord))
+_attempt = record_factory(MessageAttemptRecord)
+_message = record_factory(MessageRecord)
+_reservation = record_factory(ReservationRecord)
 
 
 class TimelineRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def reservation(self, instance_id: int, reservation_id: int) -> RowMapping | None:
-        query = select(reservations).where(
-            reservations.c.id == reservation_id, reservations.c.instance_id == instance_id
-        )
-        return self.connection.execute(query).mappings().first()
-
-    def message(self, instance_id: int, message_id: int) -> RowMapping | None:
-        query = select(messages).where(
-            messages.c.id == message_id, messages.c.instance_id == instance_id
-        )
-        return self.connection.execute(query).mappings().first()
-
-    def attempts(self, instance_id: int, message_id: int) -> list[RowMapping]:
+    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
         """A message's send attempts, in the order they were made."""
         c = message_attempts.c
-        query = (
-            select(c.attempt, c.at, c.provider, c.outcome, c.provider_message_id, c.error)
-            .where(c.message_id == message_id, c.instance_id == instance_id)
-            .order_by(c.id)  # as made: a retried FAILED message counts its attempts anew
+        query = _ATTEMPT.where(c.message_id == message_id, c.instance_id == instance_id).order_by(
+            c.id  # as made: a retried FAILED message counts its attempts anew
         )
-        return list(self.connection.execute(query).mappings())
+        return [_attempt(row) for row in self.connection.execute(query)]
 
-    def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[RowMapping]:
+    def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
         wanted = sorted(set(message_ids))
         if not wanted:
             return []
-        query = (
-            select(messages)
-            .where(messages.c.id.in_(wanted), messages.c.instance_id == instance_id)
-            .order_by(messages.c.id)
-        )
-        return list(self.connection.execute(query).mappings())
+        c = messages.c
+        query = _MESSAGE.where(c.id.in_(wanted), c.instance_id == instance_id).order_by(c.id)
+        return [_message(row) for row in self.connection.execute(query)]
 
-    def reminders_of_message(self, instance_id: int, message_id: int) -> list[RowMapping]:
+    def reminder_ids_of_message(self, instance_id: int, message_id: int) -> list[int]:
         """The reminders that became this message (``ix_reminders_message``)."""
-        query = select(reminders).where(
-            reminders.c.message_id == message_id, reminders.c.instance_id == instance_id
-        )
-        return list(self.connection.execute(query).mappings())
+        c = reminders.c
+        query = select(c.id).where(c.message_id == message_id, c.instance_id == instance_id)
+        return [int(reminder_id) for reminder_id in self.connection.execute(query).scalars()]
 
     def reservations_of_reminders(
         self, instance_id: int, reminder_ids: Iterable[int]
-    ) -> list[RowMapping]:
+    ) -> list[ReservationRecord]:
         """The reservations these reminders are about, by appointment time."""
         wanted = sorted(set(reminder_ids))
         if not wanted:
@@ -69,9 +64,7 @@ class TimelineRepository:
         if not ids:
             return []
         c = reservations.c
-        query = (
-            select(c.id, c.app_lid, c.app_date, c.app_start_time, c.resource_lid, c.status)
-            .where(c.id.in_(ids), c.instance_id == instance_id)
-            .order_by(c.app_date, c.app_start_time, c.id)
+        query = _RESERVATION.where(c.id.in_(ids), c.instance_id == instance_id).order_by(
+            c.app_date, c.app_start_time, c.id
         )
-        return list(self.connection.execute(query).mappings())
+        return [_reservation(row) for row in self.connection.execute(query)]

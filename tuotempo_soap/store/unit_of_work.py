@@ -30,6 +30,7 @@ from .reminders import (
 )
 from .removal import InstanceRemovalRepository
 from .repositories import ApiUserRepository, InstanceRepository, ReservationRepository
+from .timelines import TimelineRepository
 
 if TYPE_CHECKING:
     from .engine import Store
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
     answer_links: AnswerLinkRepository
     reply_questions: ReplyQuestionRepository
     audit: AuditRepository
+    timelines: TimelineRepository
 
     def __init__(self, store: Store, *, write: bool = False) -> None:
         self._store = store
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
         self.answer_links = AnswerLinkRepository(connection)
         self.reply_questions = ReplyQuestionRepository(connection)
         self.audit = AuditRepository(connection)
+        self.timelines = TimelineRepository(connection)
 
     def commit(self) -> None:
         if self._transaction is None:

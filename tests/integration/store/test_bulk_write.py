@@ -170,4 +170,4 @@ def test_the_history_records_what_each_change_wrote(store: Store) -> None:
                 instance_id=0, reservation_id=0, seq=seq, at=at, by=by, values=rows[lid]
             )["fields"]
             assert fields == expected
-            assert recorded_values({"fields": fields})["notes"] == rows[lid]["notes"]
+            assert recorded_values(fields)["notes"] == rows[lid]["notes"]

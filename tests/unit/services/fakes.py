@@ -27,11 +27,13 @@ from typing import Any, ParamSpec, TypeVar
 
 from tuotempo_soap.errors import ConflictError
 from tuotempo_soap.services import unit_of_work
+from tuotempo_soap.store.changes import recorded_fields, recorded_values
 from tuotempo_soap.store.records import (
     REFERENCE_PATTERN,
     ApiUserRecord,
     AuditEntry,
     InstanceRecord,
+    MessageAttemptRecord,
     MessageQuery,
     MessageRecord,
     NewAuditEntry,
@@ -39,6 +41,7 @@ from tuotempo_soap.store.records import (
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
+    ReservationChangeRecord,
     ReservationQuery,
     ReservationRecord,
     SentReminder,
@@ -80,6 +83,7 @@ class FakeTables:
     # Their pollers' state, for the instances a test gives one.
     polls: dict[int, PollStatus] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
+    attempts: list[MessageAttemptRecord] = field(default_factory=list)
     # Other portals' centers reached through an instance: (portal, CENTER_LID).
     routed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     last_id: int = 0
@@ -428,6 +432,30 @@ class FakeReservationChangeRepository(_Repository):
                 }
             )
 
+    @_counted()
+    def for_reservation(
+        self, instance_id: int, reservation_id: int
+    ) -> list[ReservationChangeRecord]:
+        mine = sorted(
+            (
+                c
+                for c in self.tables.changes
+                if (c["instance_id"], c["reservation_id"]) == (instance_id, reservation_id)
+            ),
+            key=lambda c: c["change_seq"],
+        )
+        return [
+            ReservationChangeRecord(
+                change_seq=c["change_seq"],
+                changed_at=c["changed_at"],
+                changed_by=c["changed_by"],
+                created=c["created"],
+                # As stored: the recorded columns only, dates as ISO text.
+                values=recorded_values(recorded_fields(c["values"])),
+            )
+            for c in mine
+        ]
+
 
 class FakeMessageRepository(_Repository):
     @_counted()
@@ -579,6 +607,43 @@ class FakeAuditRepository(_Repository):
             if (e.instance_id, e.target_kind, e.target_id) == (instance_id, target_kind, target_id)
         )
         return sorted(mine, key=lambda e: -e.id)
+
+
+class FakeTimelineRepository(_Repository):
+    @_counted()
+    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
+        return [
+            a
+            for a in self.tables.attempts
+            if (a.instance_id, a.message_id) == (instance_id, message_id)
+        ]
+
+    @_counted()
+    def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
+        found = (self.tables.messages.get(i) for i in sorted(set(message_ids)))
+        return [m for m in found if m is not None and m.instance_id == instance_id]
+
+    @_counted()
+    def reminder_ids_of_message(self, instance_id: int, message_id: int) -> list[int]:
+        return [
+            r.id
+            for r in self.tables.reminders.values()
+            if (r.instance_id, r.message_id) == (instance_id, message_id)
+        ]
+
+    @_counted()
+    def reservations_of_reminders(
+        self, instance_id: int, reminder_ids: Iterable[int]
+    ) -> list[ReservationRecord]:
+        linked = {
+            rid
+            for reminder_id in set(reminder_ids)
+            if (reminder := self.tables.reminders.get(reminder_id)) is not None
+            for rid in ids_of(reminder.reservation_ids)
+        }
+        found = (self.tables.reservations.get(i) for i in linked)
+        mine = [r for r in found if r is not None and r.instance_id == instance_id]
+        return sorted(mine, key=lambda r: (r.app_date, r.app_start_time or "", r.id))
 
 
 class FakeReminderSettingsRepository(_Repository):
@@ -841,6 +906,7 @@ class FakeUnitOfWork:
         self.answer_links = FakeAnswerLinkRepository(self)
         self.reply_questions = FakeReplyQuestionRepository(self)
         self.audit = FakeAuditRepository(self)
+        self.timelines = FakeTimelineRepository(self)
 
     # --- the store -------------------------------------------------------------
 

@@ -23,6 +23,7 @@ CONVERTED = (
     "messages",
     "reminders",
     "reservations",
+    "timelines",
 )
 # The one module of ``store`` a service may import: plain dataclasses.
 ALLOWED_STORE = {"tuotempo_soap.store.records"}
