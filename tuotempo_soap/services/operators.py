@@ -20,8 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import AuthenticationError, NotFoundError, RequestValidationError, ServerBusyError
-from ..store.engine import Store
-from ..store.operators import OperatorRepository, OperatorRow
+from ..store.records import OperatorRecord
 from .auth_guard import AuthGuard
 from .instances import (
     MIN_PASSWORD_LENGTH,
@@ -32,6 +31,7 @@ from .instances import (
     utcnow,
 )
 from .passwords import hash_password, verify_password
+from .unit_of_work import Store
 
 # The throttle keys a sign-in by (instance, user); operators have no instance.
 # No instance is named this (names start with tt_), so an operator and a SOAP
@@ -57,7 +57,7 @@ class Operator:
         return self.all_instances or instance_id in self.instance_ids
 
 
-def _operator(row: OperatorRow) -> Operator:
+def _operator(row: OperatorRecord) -> Operator:
     return Operator(
         id=row.id,
         username=row.username,
@@ -83,9 +83,9 @@ def _check_password(password: str) -> None:
         )
 
 
-def _row(store: Store, username: str) -> OperatorRow:
-    with store.unit_of_work() as connection:
-        row = OperatorRepository(connection).by_username(username)
+def _row(store: Store, username: str) -> OperatorRecord:
+    with store.begin() as uow:
+        row = uow.operators.by_username(username)
     if row is None:
         raise NotFoundError(f"no operator named {username}", field="username")
     return row
@@ -111,11 +111,11 @@ def add_operator(
     granted = [get_instance(store, name) for name in instances]
     password_hash = hash_password(password)
     now = utcnow()
-    with store.unit_of_work(write=True) as connection:
-        repo = OperatorRepository(connection)
-        operator_id = repo.add(username, password_hash, all_instances, now)
+    with store.begin(write=True) as uow:
+        operator_id = uow.operators.add(username, password_hash, all_instances, now)
         for instance in granted:
-            repo.grant(operator_id, instance.id, now)
+            uow.operators.grant(operator_id, instance.id, now)
+        uow.commit()
     return get_operator(store, username)
 
 
@@ -124,16 +124,18 @@ def set_password(store: Store, username: str, password: str) -> None:
     _check_password(password)
     row = _row(store, username)
     password_hash = hash_password(password)
-    with store.unit_of_work(write=True) as connection:
-        OperatorRepository(connection).set_password(row.id, password_hash, utcnow())
+    with store.begin(write=True) as uow:
+        uow.operators.set_password(row.id, password_hash, utcnow())
+        uow.commit()
 
 
 def grant(store: Store, username: str, instance_name: str) -> Operator:
     """Let the operator see ``instance_name`` (granting it twice is harmless)."""
     row = _row(store, username)
     instance = get_instance(store, instance_name)
-    with store.unit_of_work(write=True) as connection:
-        OperatorRepository(connection).grant(row.id, instance.id, utcnow())
+    with store.begin(write=True) as uow:
+        uow.operators.grant(row.id, instance.id, utcnow())
+        uow.commit()
     return get_operator(store, username)
 
 
@@ -145,8 +147,9 @@ def revoke(store: Store, username: str, instance_name: str) -> Operator:
     """
     row = _row(store, username)
     instance = get_instance(store, instance_name)
-    with store.unit_of_work(write=True) as connection:
-        revoked = OperatorRepository(connection).revoke(row.id, instance.id)
+    with store.begin(write=True) as uow:
+        revoked = uow.operators.revoke(row.id, instance.id)
+        uow.commit()
     if not revoked:
         raise NotFoundError(f"{instance_name} is not granted to {username}", field="instance")
     return get_operator(store, username)
@@ -155,16 +158,18 @@ def revoke(store: Store, username: str, instance_name: str) -> Operator:
 def set_all_instances(store: Store, username: str, all_instances: bool) -> Operator:
     """Let the operator see every instance (True) or only those granted (False)."""
     row = _row(store, username)
-    with store.unit_of_work(write=True) as connection:
-        OperatorRepository(connection).set_all_instances(row.id, all_instances, utcnow())
+    with store.begin(write=True) as uow:
+        uow.operators.set_all_instances(row.id, all_instances, utcnow())
+        uow.commit()
     return get_operator(store, username)
 
 
 def remove_operator(store: Store, username: str) -> None:
     """Delete the operator and its grants; its open sessions end on their next request."""
     row = _row(store, username)
-    with store.unit_of_work(write=True) as connection:
-        OperatorRepository(connection).remove(row.id)
+    with store.begin(write=True) as uow:
+        uow.operators.remove(row.id)
+        uow.commit()
 
 
 def get_operator(store: Store, username: str) -> Operator:
@@ -174,15 +179,15 @@ def get_operator(store: Store, username: str) -> Operator:
 
 def operator_by_id(store: Store, operator_id: int) -> Operator | None:
     """The operator with this id, or None (removed since): one query, for sessions."""
-    with store.unit_of_work() as connection:
-        row = OperatorRepository(connection).by_id(operator_id)
+    with store.begin() as uow:
+        row = uow.operators.by_id(operator_id)
     return _operator(row) if row is not None else None
 
 
 def list_operators(store: Store) -> list[Operator]:
     """Every operator, by name."""
-    with store.unit_of_work() as connection:
-        return [_operator(row) for row in OperatorRepository(connection).all()]
+    with store.begin() as uow:
+        return [_operator(row) for row in uow.operators.all()]
 
 
 def visible_instances(store: Store, operator: Operator) -> list[Instance]:
@@ -208,8 +213,8 @@ def authenticate(
     attempt = guard.throttle.attempt(OPERATOR_SCOPE, username, client_address)
     guard.throttle.check(attempt)
     guard.throttle.check_user(attempt)
-    with store.unit_of_work() as connection:
-        row = OperatorRepository(connection).by_username(username) if username else None
+    with store.begin() as uow:
+        row = uow.operators.by_username(username) if username else None
     try:
         verified = verify_password(row.password_hash if row else None, password or "", guard.slots)
     except ServerBusyError:

@@ -34,6 +34,7 @@ from ..store.records import (
     MessageQuery,
     MessageRecord,
     NewAuditEntry,
+    OperatorRecord,
     PollStatus,
     ReminderEventRecord,
     ReminderRecord,
@@ -323,6 +324,36 @@ class ReplyQuestionRepository(Protocol):
     def forget_instance(self, instance_id: int) -> int: ...
 
 
+class OperatorRepository(Protocol):
+    def add(self, username: str, password_hash: str, all_instances: bool, now: datetime) -> int:
+        """The new operator's id; ``ConflictError`` when the name is taken."""
+        ...
+
+    def by_username(self, username: str) -> OperatorRecord | None: ...
+
+    def by_id(self, operator_id: int) -> OperatorRecord | None: ...
+
+    def all(self) -> list[OperatorRecord]:
+        """Every operator, by name."""
+        ...
+
+    def set_password(self, operator_id: int, password_hash: str, now: datetime) -> None: ...
+
+    def set_all_instances(self, operator_id: int, all_instances: bool, now: datetime) -> None: ...
+
+    def grant(self, operator_id: int, instance_id: int, now: datetime) -> bool:
+        """Grant an instance; False when it already was granted."""
+        ...
+
+    def revoke(self, operator_id: int, instance_id: int) -> bool:
+        """Take an instance back; False when it was not granted."""
+        ...
+
+    def remove(self, operator_id: int) -> None:
+        """Delete the operator and its grants."""
+        ...
+
+
 class TimelineRepository(Protocol):
     """The rows around one reservation or one message (the back office's detail pages)."""
 
@@ -418,6 +449,9 @@ class UnitOfWork(Protocol):
 
     @property
     def timelines(self) -> TimelineRepository: ...
+
+    @property
+    def operators(self) -> OperatorRepository: ...
 
     def commit(self) -> None: ...
 

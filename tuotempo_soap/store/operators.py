@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, delete, insert, select, update
@@ -11,20 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConflictError
+from .records import OperatorRecord
 from .tables import instances, operator_instances, operators
-
-
-@dataclass(frozen=True)
-class OperatorRow:
-    """One operator as stored, with the ids and names of the instances granted."""
-
-    id: int
-    username: str
-    password_hash: str
-    all_instances: bool
-    created_at: datetime
-    updated_at: datetime
-    granted: tuple[tuple[int, str], ...]  # (instance id, instance name), by name
 
 
 class OperatorRepository:
@@ -46,21 +33,21 @@ class OperatorRepository:
             raise ConflictError(f"operator {username} already exists", field="username") from None
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
-    def by_username(self, username: str) -> OperatorRow | None:
+    def by_username(self, username: str) -> OperatorRecord | None:
         query = select(operators).where(operators.c.username == username)
         row = self.connection.execute(query).mappings().first()
         return self._with_grants([row])[0] if row is not None else None
 
-    def by_id(self, operator_id: int) -> OperatorRow | None:
+    def by_id(self, operator_id: int) -> OperatorRecord | None:
         query = select(operators).where(operators.c.id == operator_id)
         row = self.connection.execute(query).mappings().first()
         return self._with_grants([row])[0] if row is not None else None
 
-    def all(self) -> list[OperatorRow]:
+    def all(self) -> list[OperatorRecord]:
         query = select(operators).order_by(operators.c.username)
         return self._with_grants(list(self.connection.execute(query).mappings()))
 
-    def _with_grants(self, rows: Sequence[RowMapping]) -> list[OperatorRow]:
+    def _with_grants(self, rows: Sequence[RowMapping]) -> list[OperatorRecord]:
         if not rows:
             return []
         ids = [r["id"] for r in rows]
@@ -74,7 +61,7 @@ class OperatorRepository:
         for operator_id, instance_id, name in self.connection.execute(query):
             granted[int(operator_id)].append((int(instance_id), str(name)))
         return [
-            OperatorRow(
+            OperatorRecord(
                 id=int(r["id"]),
                 username=str(r["username"]),
                 password_hash=str(r["password_hash"]),

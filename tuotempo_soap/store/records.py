@@ -277,6 +277,20 @@ class ReservationChangeRecord:
     values: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class OperatorRecord:
+    """One back-office operator as stored, with the ids and names of the
+    instances granted to it (by name)."""
+
+    id: int
+    username: str
+    password_hash: str
+    all_instances: bool
+    created_at: datetime
+    updated_at: datetime
+    granted: tuple[tuple[int, str], ...]  # (instance id, instance name)
+
+
 _RESERVATION_COLUMNS = field_names(ReservationRecord)
 
 

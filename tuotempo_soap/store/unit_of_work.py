@@ -19,6 +19,7 @@ from sqlalchemy import Connection, RootTransaction
 from .audit import AuditRepository
 from .changes import ReservationChangeRepository
 from .clinic import IntegrationRepository, PortalRepository
+from .operators import OperatorRepository
 from .outbox import MessageRepository
 from .reminders import (
     AnswerLinkRepository,
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
     reply_questions: ReplyQuestionRepository
     audit: AuditRepository
     timelines: TimelineRepository
+    operators: OperatorRepository
 
     def __init__(self, store: Store, *, write: bool = False) -> None:
         self._store = store
@@ -91,6 +93,7 @@ class SqlUnitOfWork:
         self.reply_questions = ReplyQuestionRepository(connection)
         self.audit = AuditRepository(connection)
         self.timelines = TimelineRepository(connection)
+        self.operators = OperatorRepository(connection)
 
     def commit(self) -> None:
         if self._transaction is None:

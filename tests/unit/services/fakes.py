@@ -37,6 +37,7 @@ from tuotempo_soap.store.records import (
     MessageQuery,
     MessageRecord,
     NewAuditEntry,
+    OperatorRecord,
     PollStatus,
     ReminderEventRecord,
     ReminderRecord,
@@ -84,6 +85,9 @@ class FakeTables:
     polls: dict[int, PollStatus] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     attempts: list[MessageAttemptRecord] = field(default_factory=list)
+    # Operators without their grants (``granted`` is read from ``grants``).
+    operators: dict[int, OperatorRecord] = field(default_factory=dict)
+    grants: set[tuple[int, int]] = field(default_factory=set)  # (operator id, instance id)
     # Other portals' centers reached through an instance: (portal, CENTER_LID).
     routed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     last_id: int = 0
@@ -646,6 +650,71 @@ class FakeTimelineRepository(_Repository):
         return sorted(mine, key=lambda r: (r.app_date, r.app_start_time or "", r.id))
 
 
+class FakeOperatorRepository(_Repository):
+    def _granted(self, found: OperatorRecord) -> OperatorRecord:
+        names = {i.id: i.name for i in self.tables.instances.values()}
+        granted = [(i, names[i]) for op, i in self.tables.grants if op == found.id]
+        return replace(found, granted=tuple(sorted(granted, key=lambda grant: grant[1])))
+
+    @_counted(write=True)
+    def add(self, username: str, password_hash: str, all_instances: bool, now: datetime) -> int:
+        if any(o.username == username for o in self.tables.operators.values()):
+            raise ConflictError(f"operator {username} already exists", field="username")
+        new_id = self.tables.next_id()
+        self.tables.operators[new_id] = OperatorRecord(
+            new_id, username, password_hash, all_instances, now, now, ()
+        )
+        return new_id
+
+    @_counted()
+    def by_username(self, username: str) -> OperatorRecord | None:
+        found = [o for o in self.tables.operators.values() if o.username == username]
+        return self._granted(found[0]) if found else None
+
+    @_counted()
+    def by_id(self, operator_id: int) -> OperatorRecord | None:
+        found = self.tables.operators.get(operator_id)
+        return self._granted(found) if found is not None else None
+
+    @_counted()
+    def all(self) -> list[OperatorRecord]:
+        everyone = sorted(self.tables.operators.values(), key=lambda o: o.username)
+        return [self._granted(o) for o in everyone]
+
+    @_counted(write=True)
+    def set_password(self, operator_id: int, password_hash: str, now: datetime) -> None:
+        found = self.tables.operators[operator_id]
+        self.tables.operators[operator_id] = replace(
+            found, password_hash=password_hash, updated_at=now
+        )
+
+    @_counted(write=True)
+    def set_all_instances(self, operator_id: int, all_instances: bool, now: datetime) -> None:
+        found = self.tables.operators[operator_id]
+        self.tables.operators[operator_id] = replace(
+            found, all_instances=all_instances, updated_at=now
+        )
+
+    @_counted(write=True)
+    def grant(self, operator_id: int, instance_id: int, now: datetime) -> bool:
+        if (operator_id, instance_id) in self.tables.grants:
+            return False
+        self.tables.grants = self.tables.grants | {(operator_id, instance_id)}
+        return True
+
+    @_counted(write=True)
+    def revoke(self, operator_id: int, instance_id: int) -> bool:
+        if (operator_id, instance_id) not in self.tables.grants:
+            return False
+        self.tables.grants = self.tables.grants - {(operator_id, instance_id)}
+        return True
+
+    @_counted(write=True)
+    def remove(self, operator_id: int) -> None:
+        self.tables.operators.pop(operator_id, None)
+        self.tables.grants = {g for g in self.tables.grants if g[0] != operator_id}
+
+
 class FakeReminderSettingsRepository(_Repository):
     @_counted()
     def get(self, instance_id: int) -> ReminderSettingsRecord | None:
@@ -907,6 +976,7 @@ class FakeUnitOfWork:
         self.reply_questions = FakeReplyQuestionRepository(self)
         self.audit = FakeAuditRepository(self)
         self.timelines = FakeTimelineRepository(self)
+        self.operators = FakeOperatorRepository(self)
 
     # --- the store -------------------------------------------------------------
 

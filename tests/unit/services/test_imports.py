@@ -21,6 +21,7 @@ CONVERTED = (
     "batches",
     "instances",
     "messages",
+    "operators",
     "reminders",
     "reservations",
     "timelines",
