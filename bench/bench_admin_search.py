@@ -48,10 +48,12 @@ from databases import temporary_postgres
 from tuotempo_soap.config import Settings
 from tuotempo_soap.services import instances, reservations, search, timelines
 from tuotempo_soap.services.instances import Instance
+from tuotempo_soap.store import unit_of_work as sql_unit_of_work
 from tuotempo_soap.store.bootstrap import open_store
 from tuotempo_soap.store.changes import change_row
 from tuotempo_soap.store.engine import Store
-from tuotempo_soap.store.search import ReservationSearch, SearchRepository
+from tuotempo_soap.store.records import ReservationSearch
+from tuotempo_soap.store.search import SearchRepository
 from tuotempo_soap.store.tables import reservation_changes
 
 FIRST_DAY = dt.date(2026, 1, 1)
@@ -303,11 +305,12 @@ def _reservation_sql(store: Store, instance: Instance, filters: search.Reservati
             captured.append(q)
             return super().reservations(q)
 
-    original, search.SearchRepository = search.SearchRepository, Capture  # type: ignore[misc]
+    # The unit of work builds its search repository from this module's name.
+    original, sql_unit_of_work.SearchRepository = sql_unit_of_work.SearchRepository, Capture  # type: ignore[misc]
     try:
         search.search_reservations(store, instance, filters, limit=50)
     finally:
-        search.SearchRepository = original  # type: ignore[misc]
+        sql_unit_of_work.SearchRepository = original  # type: ignore[misc]
     statement = SearchRepository.reservations_statement(captured[0])
     sql = str(
         statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})

@@ -83,7 +83,7 @@ def reservations_search(
     page = search.search_reservations(cli.store, target, filters, limit=limit, before_id=before_id)
     shown = Shown(unmasked)
 
-    def as_document(item: search.ReservationRecord) -> dict[str, Any]:
+    def as_document(item: search.ReservationHit) -> dict[str, Any]:
         return {
             **asdict(item),
             "user_first_name": shown.name(item.user_first_name),
@@ -93,7 +93,7 @@ def reservations_search(
             "user_email": shown.email(item.user_email),
         }
 
-    def as_cells(item: search.ReservationRecord) -> tuple[object, ...]:
+    def as_cells(item: search.ReservationHit) -> tuple[object, ...]:
         name = " ".join(n for n in (item.user_first_name, item.user_second_name) if n)
         answer_text = (
             f"{item.patient_answer} by {item.patient_answer_channel}"

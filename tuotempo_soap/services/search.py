@@ -26,26 +26,25 @@ from ..domain.message import Channel, MessageStatus, normalise_recipient
 from ..domain.phones import normalise_phone
 from ..domain.reservation import PatientAnswer, Status
 from ..errors import RequestValidationError
-from ..store.engine import Store
-from ..store.search import (
+from ..store.records import (
     NO_ANSWER,
-    MessageRecord,
+    MessageHit,
     MessageSearch,
-    ReservationRecord,
+    ReservationHit,
     ReservationSearch,
-    SearchRepository,
 )
 from .instances import Instance
+from .unit_of_work import Store
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
     "NO_ANSWER",
     "MessageFilter",
-    "MessageRecord",
+    "MessageHit",
     "Page",
     "ReservationFilter",
-    "ReservationRecord",
+    "ReservationHit",
     "search_messages",
     "search_reservations",
 ]
@@ -123,7 +122,7 @@ def _page(items: list[T], limit: int, last_id: int | None) -> Page[T]:
 _DAY_POSITION = 10**12
 
 
-def _day_position(record: ReservationRecord) -> int:
+def _day_position(record: ReservationHit) -> int:
     return record.app_date.toordinal() * _DAY_POSITION + record.change_seq
 
 
@@ -154,7 +153,7 @@ def search_reservations(
     *,
     limit: int = DEFAULT_LIMIT,
     before_id: int | None = None,
-) -> Page[ReservationRecord]:
+) -> Page[ReservationHit]:
     """``instance``'s reservations matching every filter given, newest first
     (with a date range: latest appointment first)."""
     limit = _limit(limit)
@@ -201,8 +200,8 @@ def search_reservations(
         phones=phones,
         email=email,
     )
-    with store.unit_of_work() as connection:
-        found = SearchRepository(connection).reservations(query)
+    with store.begin() as uow:
+        found = uow.search.reservations(query)
     if len(found) <= limit:
         return _page(found, limit, None)
     last = found[limit - 1]
@@ -241,7 +240,7 @@ def search_messages(
     *,
     limit: int = DEFAULT_LIMIT,
     before_id: int | None = None,
-) -> Page[MessageRecord]:
+) -> Page[MessageHit]:
     """``instance``'s messages matching every filter given, newest first."""
     limit = _limit(limit)
     channel = _blank(filters.channel)
@@ -278,6 +277,6 @@ def search_messages(
         created_from=created_from,
         created_to=created_to,
     )
-    with store.unit_of_work() as connection:
-        found = SearchRepository(connection).messages(query)
+    with store.begin() as uow:
+        found = uow.search.messages(query)
     return _page(found, limit, found[limit - 1].id if len(found) > limit else None)

@@ -31,8 +31,10 @@ from ..store.records import (
     AuditEntry,
     InstanceRecord,
     MessageAttemptRecord,
+    MessageHit,
     MessageQuery,
     MessageRecord,
+    MessageSearch,
     NewAuditEntry,
     OperatorRecord,
     PollStatus,
@@ -40,8 +42,10 @@ from ..store.records import (
     ReminderRecord,
     ReminderSettingsRecord,
     ReservationChangeRecord,
+    ReservationHit,
     ReservationQuery,
     ReservationRecord,
+    ReservationSearch,
     SentReminder,
 )
 
@@ -324,6 +328,19 @@ class ReplyQuestionRepository(Protocol):
     def forget_instance(self, instance_id: int) -> int: ...
 
 
+class SearchRepository(Protocol):
+    """The back office's searches: keyset pages, newest first."""
+
+    def reservations(self, q: ReservationSearch) -> list[ReservationHit]:
+        """At most ``q.limit`` matching reservations, highest id first (with a
+        date range: latest appointment first, below ``q.before_day``)."""
+        ...
+
+    def messages(self, q: MessageSearch) -> list[MessageHit]:
+        """At most ``q.limit`` matching messages, highest id first."""
+        ...
+
+
 class OperatorRepository(Protocol):
     def add(self, username: str, password_hash: str, all_instances: bool, now: datetime) -> int:
         """The new operator's id; ``ConflictError`` when the name is taken."""
@@ -452,6 +469,9 @@ class UnitOfWork(Protocol):
 
     @property
     def operators(self) -> OperatorRepository: ...
+
+    @property
+    def search(self) -> SearchRepository: ...
 
     def commit(self) -> None: ...
 

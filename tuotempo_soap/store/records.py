@@ -340,6 +340,96 @@ class NewAuditEntry:
     detail: str | None = None
 
 
+# The back office's searches (``services/search.py``, ``store/search.py``).
+NO_ANSWER = "NONE"  # ``patient_answer`` filter: the patient has not answered
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationSearch:
+    """Filters of a reservation search; every one given must hold (AND)."""
+
+    instance_id: int
+    limit: int
+    before_id: int | None = None
+    # With a date range the order is the appointment's (latest first), a page at a
+    # time below (app_date, change_seq) of the previous page's last row.
+    before_day: tuple[date, int] | None = None
+    app_lid: str | None = None
+    date_from: date | None = None  # APP_DATE, inclusive
+    date_to: date | None = None
+    resource_lid: str | None = None
+    status: str | None = None  # a stored STATUS value
+    patient_answer: str | None = None  # CONFIRMED, CANCELLED or NO_ANSWER
+    # Stored spellings of one number, matched against the numbers messages go to
+    # (mobile: SMS; landline: calls), each served by its (instance, number) index.
+    phones: tuple[str, ...] = ()
+    email: str | None = None  # compared without regard to case (lower(): ix_..._email)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationHit:
+    """A reservation as an operator's search lists it."""
+
+    id: int
+    app_lid: str
+    app_date: date
+    app_start_time: str | None
+    app_end_time: str | None
+    resource_lid: str
+    resource_name: str | None
+    activity_lid: str | None
+    location_lid: str | None
+    status: str | None
+    status_changed_by: str | None
+    status_changed_at: datetime | None
+    patient_answer: str | None
+    patient_answer_channel: str | None
+    patient_answer_at: datetime | None
+    user_lid: str | None
+    user_first_name: str | None
+    user_second_name: str | None
+    user_mobile_phone: str | None
+    user_landline_phone: str | None
+    user_email: str | None
+    created_at: datetime
+    updated_at: datetime
+    change_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSearch:
+    """Filters of a message search; times are naive UTC, ``created_to`` exclusive."""
+
+    instance_id: int
+    limit: int
+    before_id: int | None = None
+    legacy_id: str | None = None
+    recipients: tuple[str, ...] = ()  # stored spellings of one number or address
+    channel: str | None = None
+    status: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHit:
+    """A message as an operator's search lists it."""
+
+    id: int
+    legacy_id: str
+    channel: str
+    recipient: str
+    status: str
+    attempts: int
+    provider: str | None
+    last_error: str | None
+    created_at: datetime
+    send_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class MessageQuery:
     """Filters of searchMessages: messages with ids above ``after_id``, ``limit`` of them."""

@@ -10,121 +10,28 @@ typed into the exact stored spellings these queries compare with.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, and_, func, or_, select, tuple_
+from sqlalchemy import Connection, Select, and_, func, or_, select, tuple_
 
+from .columns import columns_of, record_factory
+from .records import NO_ANSWER, MessageHit, MessageSearch, ReservationHit, ReservationSearch
 from .tables import messages, reservations
 
-NO_ANSWER = "NONE"  # ``patient_answer`` filter: the patient has not answered
-
-
-@dataclass(frozen=True)
-class ReservationSearch:
-    """Filters of a reservation search; every one given must hold (AND)."""
-
-    instance_id: int
-    limit: int
-    before_id: int | None = None
-    # With a date range the order is the appointment's (latest first), a page at a
-    # time below (app_date, change_seq) of the previous page's last row.
-    before_day: tuple[date, int] | None = None
-    app_lid: str | None = None
-    date_from: date | None = None  # APP_DATE, inclusive
-    date_to: date | None = None
-    resource_lid: str | None = None
-    status: str | None = None  # a stored STATUS value
-    patient_answer: str | None = None  # CONFIRMED, CANCELLED or NO_ANSWER
-    # Stored spellings of one number, matched against the numbers messages go to
-    # (mobile: SMS; landline: calls), each served by its (instance, number) index.
-    phones: tuple[str, ...] = ()
-    email: str | None = None  # compared without regard to case (lower(): ix_..._email)
-
-
-@dataclass(frozen=True)
-class ReservationRecord:
-    id: int
-    app_lid: str
-    app_date: date
-    app_start_time: str | None
-    app_end_time: str | None
-    resource_lid: str
-    resource_name: str | None
-    activity_lid: str | None
-    location_lid: str | None
-    status: str | None
-    status_changed_by: str | None
-    status_changed_at: datetime | None
-    patient_answer: str | None
-    patient_answer_channel: str | None
-    patient_answer_at: datetime | None
-    user_lid: str | None
-    user_first_name: str | None
-    user_second_name: str | None
-    user_mobile_phone: str | None
-    user_landline_phone: str | None
-    user_email: str | None
-    created_at: datetime
-    updated_at: datetime
-    change_seq: int = 0
-
-
-@dataclass(frozen=True)
-class MessageSearch:
-    """Filters of a message search; times are naive UTC, ``created_to`` exclusive."""
-
-    instance_id: int
-    limit: int
-    before_id: int | None = None
-    legacy_id: str | None = None
-    recipients: tuple[str, ...] = ()  # stored spellings of one number or address
-    channel: str | None = None
-    status: str | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-
-
-@dataclass(frozen=True)
-class MessageRecord:
-    id: int
-    legacy_id: str
-    channel: str
-    recipient: str
-    status: str
-    attempts: int
-    provider: str | None
-    last_error: str | None
-    created_at: datetime
-    send_at: datetime | None
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    failed_at: datetime | None
-
-
-_RESERVATION_FIELDS = tuple(f.name for f in fields(ReservationRecord))
-_MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
-_RESERVATION_COLUMNS = tuple(getattr(reservations.c, name) for name in _RESERVATION_FIELDS)
-_MESSAGE_COLUMNS = tuple(getattr(messages.c, name) for name in _MESSAGE_FIELDS)
-
-
-def _reservation(row: RowMapping) -> ReservationRecord:
-    return ReservationRecord(**{name: row[name] for name in _RESERVATION_FIELDS})
-
-
-def _message(row: RowMapping) -> MessageRecord:
-    return MessageRecord(**{name: row[name] for name in _MESSAGE_FIELDS})
+_RESERVATION_COLUMNS = columns_of(reservations, ReservationHit)
+_MESSAGE_COLUMNS = columns_of(messages, MessageHit)
+_reservation = record_factory(ReservationHit)
+_message = record_factory(MessageHit)
 
 
 class SearchRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def reservations(self, q: ReservationSearch) -> list[ReservationRecord]:
+    def reservations(self, q: ReservationSearch) -> list[ReservationHit]:
         """At most ``q.limit`` matching reservations, highest id first."""
         query = self.reservations_statement(q)
-        return [_reservation(row) for row in self.connection.execute(query).mappings()]
+        return [_reservation(row) for row in self.connection.execute(query)]
 
     @staticmethod
     def reservations_statement(q: ReservationSearch) -> Select[Any]:
@@ -168,7 +75,7 @@ class SearchRepository:
             order = [c.id.desc()]
         return query.where(*conditions).order_by(*order).limit(q.limit)
 
-    def messages(self, q: MessageSearch) -> list[MessageRecord]:
+    def messages(self, q: MessageSearch) -> list[MessageHit]:
         """At most ``q.limit`` matching messages, highest id first (with a time
         range: latest queued first, which is the same order but for ties)."""
         c = messages.c
@@ -206,4 +113,4 @@ class SearchRepository:
                 )
             order = [c.created_at.desc(), c.id.desc()]
         query = select(*_MESSAGE_COLUMNS).where(*conditions).order_by(*order).limit(q.limit)
-        return [_message(row) for row in self.connection.execute(query).mappings()]
+        return [_message(row) for row in self.connection.execute(query)]

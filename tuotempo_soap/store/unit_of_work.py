@@ -31,6 +31,7 @@ from .reminders import (
 )
 from .removal import InstanceRemovalRepository
 from .repositories import ApiUserRepository, InstanceRepository, ReservationRepository
+from .search import SearchRepository
 from .timelines import TimelineRepository
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class SqlUnitOfWork:
     audit: AuditRepository
     timelines: TimelineRepository
     operators: OperatorRepository
+    search: SearchRepository
 
     def __init__(self, store: Store, *, write: bool = False) -> None:
         self._store = store
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(connection)
         self.timelines = TimelineRepository(connection)
         self.operators = OperatorRepository(connection)
+        self.search = SearchRepository(connection)
 
     def commit(self) -> None:
         if self._transaction is None:

@@ -29,13 +29,16 @@ from tuotempo_soap.errors import ConflictError
 from tuotempo_soap.services import unit_of_work
 from tuotempo_soap.store.changes import recorded_fields, recorded_values
 from tuotempo_soap.store.records import (
+    NO_ANSWER,
     REFERENCE_PATTERN,
     ApiUserRecord,
     AuditEntry,
     InstanceRecord,
     MessageAttemptRecord,
+    MessageHit,
     MessageQuery,
     MessageRecord,
+    MessageSearch,
     NewAuditEntry,
     OperatorRecord,
     PollStatus,
@@ -43,8 +46,10 @@ from tuotempo_soap.store.records import (
     ReminderRecord,
     ReminderSettingsRecord,
     ReservationChangeRecord,
+    ReservationHit,
     ReservationQuery,
     ReservationRecord,
+    ReservationSearch,
     SentReminder,
     field_names,
     ids_of,
@@ -650,6 +655,65 @@ class FakeTimelineRepository(_Repository):
         return sorted(mine, key=lambda r: (r.app_date, r.app_start_time or "", r.id))
 
 
+class FakeSearchRepository(_Repository):
+    @_counted()
+    def reservations(self, q: ReservationSearch) -> list[ReservationHit]:
+        def wanted(r: ReservationRecord) -> bool:
+            answer = q.patient_answer
+            return (
+                r.instance_id == q.instance_id
+                and (q.app_lid is None or r.app_lid == q.app_lid)
+                and (q.date_from is None or r.app_date >= q.date_from)
+                and (q.date_to is None or r.app_date <= q.date_to)
+                and (q.resource_lid is None or r.resource_lid == q.resource_lid)
+                and (q.status is None or r.status == q.status)
+                and (
+                    answer is None
+                    or (
+                        r.patient_answer is None
+                        if answer == NO_ANSWER
+                        else r.patient_answer == answer
+                    )
+                )
+                and (
+                    not q.phones
+                    or r.user_mobile_phone in q.phones
+                    or r.user_landline_phone in q.phones
+                )
+                and (q.email is None or (r.user_email or "").lower() == q.email.lower())
+            )
+
+        found = list(filter(wanted, self.tables.reservations.values()))
+        if q.date_from is not None or q.date_to is not None:
+            if q.before_day is not None:
+                found = [r for r in found if (r.app_date, r.change_seq) < q.before_day]
+            found.sort(key=lambda r: (r.app_date, r.change_seq), reverse=True)
+        else:
+            found = [r for r in found if q.before_id is None or r.id < q.before_id]
+            found.sort(key=lambda r: r.id, reverse=True)
+        names = field_names(ReservationHit)
+        return [ReservationHit(**{n: getattr(r, n) for n in names}) for r in found[: q.limit]]
+
+    @_counted()
+    def messages(self, q: MessageSearch) -> list[MessageHit]:
+        def wanted(m: MessageRecord) -> bool:
+            return (
+                m.instance_id == q.instance_id
+                and (q.legacy_id is None or m.legacy_id == q.legacy_id)
+                and (not q.recipients or m.recipient in q.recipients)
+                and (q.channel is None or m.channel == q.channel)
+                and (q.status is None or m.status == q.status)
+                and (q.created_from is None or m.created_at >= q.created_from)
+                and (q.created_to is None or m.created_at < q.created_to)
+            )
+
+        found = sorted(filter(wanted, self.tables.messages.values()), key=lambda m: -m.id)
+        if q.before_id is not None:
+            found = [m for m in found if m.id < q.before_id]
+        names = field_names(MessageHit)
+        return [MessageHit(**{n: getattr(m, n) for n in names}) for m in found[: q.limit]]
+
+
 class FakeOperatorRepository(_Repository):
     def _granted(self, found: OperatorRecord) -> OperatorRecord:
         names = {i.id: i.name for i in self.tables.instances.values()}
@@ -977,6 +1041,7 @@ class FakeUnitOfWork:
         self.audit = FakeAuditRepository(self)
         self.timelines = FakeTimelineRepository(self)
         self.operators = FakeOperatorRepository(self)
+        self.search = FakeSearchRepository(self)
 
     # --- the store -------------------------------------------------------------
 

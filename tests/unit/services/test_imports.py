@@ -24,6 +24,7 @@ CONVERTED = (
     "operators",
     "reminders",
     "reservations",
+    "search",
     "timelines",
 )
 # The one module of ``store`` a service may import: plain dataclasses.

@@ -32,7 +32,7 @@ STATUSES = tuple(s.value for s in MessageStatus)
 
 @pages.page("/<instance:instance>/messages", methods=("GET", "POST"))
 def messages(req: AdminRequest, instance: Instance) -> Response:
-    def find(terms: dict[str, str], before: int | None) -> search.Page[search.MessageRecord]:
+    def find(terms: dict[str, str], before: int | None) -> search.Page[search.MessageHit]:
         filters = search.MessageFilter(
             legacy_id=terms.get("legacy_id"),
             to=terms.get("to"),

@@ -88,7 +88,7 @@ PATIENT_ORDER = (
 
 @pages.page("/<instance:instance>/reservations", methods=("GET", "POST"))
 def reservations(req: AdminRequest, instance: Instance) -> Response:
-    def find(terms: dict[str, str], before: int | None) -> search.Page[search.ReservationRecord]:
+    def find(terms: dict[str, str], before: int | None) -> search.Page[search.ReservationHit]:
         filters = search.ReservationFilter(
             app_lid=terms.get("app_lid"),
             date_from=forms.day(req, terms, "date_from", "res.date_from"),
