@@ -15,13 +15,16 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from ..errors import NotFoundError, TuotempoError
-from ..store.clinic import CenterRecord, IntegrationRepository, PollStatus, PortalRepository
-from ..store.engine import Store
-from ..store.outbox import FailureCount, MessageRepository
-from ..store.reminders import CallbackRecord, CallbackRepository, CallbackSummary
-from ..store.repositories import InstanceRepository
+from ..store.records import (
+    CallbackRecord,
+    CallbackSummary,
+    CenterRecord,
+    FailureCount,
+    PollStatus,
+)
 from .audit import Actor
 from .instances import utcnow
+from .unit_of_work import Store
 
 CALLBACKS_SHOWN = 50
 
@@ -96,8 +99,8 @@ def _status(poll: PollStatus, now: datetime) -> ClinicStatus:
 def clinics(store: Store, actor: Actor, *, now: datetime | None = None) -> list[ClinicStatus]:
     """Every clinic integration the operator may see, by instance name."""
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        polls = IntegrationRepository(connection).statuses(actor.instance_ids)
+    with store.begin() as uow:
+        polls = uow.integrations.statuses(actor.instance_ids)
     return [_status(poll, now) for poll in polls]
 
 
@@ -113,16 +116,15 @@ def clinic(
     own one), and its queue of calls to the clinic."""
     actor.check(instance_id)
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        poll = IntegrationRepository(connection).status(instance_id)
+    with store.begin() as uow:
+        poll = uow.integrations.status(instance_id)
         if poll is None:
             raise NotFoundError(
                 f"instance {instance_id} has no clinic web services configured", field="instance"
             )
-        centers = PortalRepository(connection).center_records(instance_id)
-        callbacks = CallbackRepository(connection)
-        summary = callbacks.summary(instance_id, now)
-        shown = callbacks.open_records(instance_id, callbacks_shown)
+        centers = uow.portals.center_records(instance_id)
+        summary = uow.callbacks.summary(instance_id, now)
+        shown = uow.callbacks.open_records(instance_id, callbacks_shown)
     if not centers:  # a plain instance is a portal of its own one center
         centers = [CenterRecord(poll.center_lid or "", None, instance_id, poll.instance_name)]
     return ClinicDetail(_status(poll, now), centers, summary, shown)
@@ -164,12 +166,11 @@ def outbox_health(
     they will go (without it, or without a route, they are counted under None).
     """
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        repo = MessageRepository(connection)
-        depths = repo.queue_depth_by_provider(now, actor.instance_ids)
-        hour = repo.failures_by_reason(now - timedelta(hours=1), actor.instance_ids)
-        day = repo.failures_by_reason(now - timedelta(days=1), actor.instance_ids)
-        names = {row.id: row.name for row in InstanceRepository(connection).list()}
+    with store.begin() as uow:
+        depths = uow.messages.queue_depth_by_provider(now, actor.instance_ids)
+        hour = uow.messages.failures_by_reason(now - timedelta(hours=1), actor.instance_ids)
+        day = uow.messages.failures_by_reason(now - timedelta(days=1), actor.instance_ids)
+        names = {row.id: row.name for row in uow.instances.list()}
     by_provider: dict[str | None, ProviderQueue] = {}
     for depth in depths:
         provider = depth.provider

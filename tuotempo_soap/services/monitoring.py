@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..errors import TuotempoError
-from ..store.clinic import IntegrationRepository
-from ..store.engine import Store
-from ..store.outbox import MessageRepository
-from ..store.repositories import InstanceRepository
 from .instances import utcnow
+from .unit_of_work import Store
 
 # Where a message without a provider yet will go: (instance name, channel) -> provider.
 Router = Callable[[str, str], str]
@@ -47,11 +44,11 @@ def outbox_depth(
     no worker has claimed yet are counted under the provider ``route`` names
     (``unrouted`` when none does)."""
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        depths = MessageRepository(connection).queue_depth_by_provider(now)
+    with store.begin() as uow:
+        depths = uow.messages.queue_depth_by_provider(now)
         names: dict[int, str] = {}
         if any(depth.provider is None for depth in depths):
-            names = {r.id: r.name for r in InstanceRepository(connection).list()}
+            names = {r.id: r.name for r in uow.instances.list()}
     by_provider: dict[str, ProviderDepth] = {}
     for depth in depths:
         provider = depth.provider
@@ -72,8 +69,8 @@ def outbox_depth(
 
 def clinic_polls(store: Store) -> list[ClinicPoll]:
     """Every clinic integration with polling on, by instance name."""
-    with store.unit_of_work() as connection:
-        statuses = IntegrationRepository(connection).statuses()
+    with store.begin() as uow:
+        statuses = uow.integrations.statuses()
     return [
         ClinicPoll(status.instance_name, status.last_success_at, status.consecutive_failures)
         for status in statuses

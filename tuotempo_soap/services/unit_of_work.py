@@ -29,6 +29,10 @@ from typing import Any, Protocol, Self
 from ..store.records import (
     ApiUserRecord,
     AuditEntry,
+    CallbackRecord,
+    CallbackSummary,
+    CenterRecord,
+    FailureCount,
     InstanceRecord,
     MessageAttemptRecord,
     MessageHit,
@@ -38,6 +42,7 @@ from ..store.records import (
     NewAuditEntry,
     OperatorRecord,
     PollStatus,
+    QueueDepth,
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
@@ -103,10 +108,19 @@ class PortalRepository(Protocol):
         this instance's clinic integration."""
         ...
 
+    def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
+        """A portal instance's centers and the instance each is reached through."""
+        ...
+
 
 class IntegrationRepository(Protocol):
     def configured(self, instance_id: int) -> bool:
         """Whether the instance reaches its clinic through the clinic's web services."""
+        ...
+
+    def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
+        """Every integration's poller state, by instance name; ``instance_ids``
+        narrows to those instances (None: all)."""
         ...
 
     def status(self, instance_id: int) -> PollStatus | None:
@@ -227,6 +241,20 @@ class MessageRepository(Protocol):
         moved) meanwhile: the status check is in the write itself."""
         ...
 
+    def queue_depth_by_provider(
+        self, now: datetime, instance_ids: Iterable[int] | None = None
+    ) -> list[QueueDepth]:
+        """Queued and in-flight messages per (provider, instance, channel);
+        ``instance_ids`` narrows to those instances (None: all)."""
+        ...
+
+    def failures_by_reason(
+        self, since: datetime, instance_ids: Iterable[int] | None = None
+    ) -> list[FailureCount]:
+        """Messages that ended FAILED since ``since``, per provider and reason,
+        most frequent first."""
+        ...
+
 
 class ReminderSettingsRepository(Protocol):
     def get(self, instance_id: int) -> ReminderSettingsRecord | None: ...
@@ -303,6 +331,14 @@ class CallbackRepository(Protocol):
     def add_new(self, rows: list[dict[str, Any]]) -> None:
         """Queue calls to the clinic; one already queued for the same reservation
         and action is left as it is."""
+        ...
+
+    def summary(self, instance_id: int, now: datetime) -> CallbackSummary:
+        """The instance's calls counted by state."""
+        ...
+
+    def open_records(self, instance_id: int, limit: int) -> list[CallbackRecord]:
+        """Pending and failed calls, the most recently touched first."""
         ...
 
 

@@ -4,13 +4,12 @@ the key entities tables, and the centers of portal instances."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, insert, or_, select, update
 
-from .records import PollStatus
+from .records import CenterRecord, PollStatus
 from .tables import (
     clinic_activities,
     clinic_insurances,
@@ -21,16 +20,6 @@ from .tables import (
     instances,
     portal_centers,
 )
-
-
-@dataclass(frozen=True)
-class CenterRecord:
-    """A center of a portal instance and the instance whose integration reaches it."""
-
-    center_lid: str
-    name: str | None
-    via_instance_id: int
-    via_instance_name: str
 
 
 def _poll_status(row: RowMapping) -> PollStatus:

@@ -12,7 +12,6 @@ import functools
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,7 @@ from sqlalchemy.sql.dml import Update
 
 from ..domain.message import MessageStatus
 from .columns import columns_of, record_factory
-from .records import REFERENCE_PATTERN, MessageQuery, MessageRecord
+from .records import REFERENCE_PATTERN, FailureCount, MessageQuery, MessageRecord, QueueDepth
 from .tables import instances, message_attempts, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
@@ -161,32 +160,6 @@ def _finish_from_arrays(keys: tuple[str, ...]) -> Update:
 # "gave up after 5 attempts: HTTP 503" and "... 3 attempts: HTTP 503" are one reason.
 _GAVE_UP = re.compile(r"^gave up after \d+ attempts: ")
 _REASON_LENGTH = 120
-
-
-@dataclass(frozen=True)
-class QueueDepth:
-    """Messages waiting for one provider from one instance on one channel.
-
-    ``provider`` is None for messages no worker has claimed yet: the route
-    (instance, channel) decides where they will go. ``due`` counts queued
-    messages whose time has come; ``oldest_due_at`` is the earliest of their
-    due times, so ``now - oldest_due_at`` is how long the queue is behind.
-    """
-
-    provider: str | None
-    instance_id: int
-    channel: str
-    queued: int
-    sending: int
-    due: int
-    oldest_due_at: datetime | None
-
-
-@dataclass(frozen=True)
-class FailureCount:
-    provider: str | None
-    reason: str
-    count: int
 
 
 def failure_reason(last_error: str | None) -> str:

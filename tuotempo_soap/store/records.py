@@ -291,6 +291,73 @@ class OperatorRecord:
     granted: tuple[tuple[int, str], ...]  # (instance id, instance name)
 
 
+# What the back office shows of the machinery (``services/admin_status.py``).
+@dataclass(frozen=True, slots=True)
+class CenterRecord:
+    """A center of a portal instance and the instance whose integration reaches it."""
+
+    center_lid: str
+    name: str | None
+    via_instance_id: int
+    via_instance_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Messages waiting for one provider from one instance on one channel.
+
+    ``provider`` is None for messages no worker has claimed yet: the route
+    (instance, channel) decides where they will go. ``due`` counts queued
+    messages whose time has come; ``oldest_due_at`` is the earliest of their
+    due times, so ``now - oldest_due_at`` is how long the queue is behind.
+    """
+
+    provider: str | None
+    instance_id: int
+    channel: str
+    queued: int
+    sending: int
+    due: int
+    oldest_due_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCount:
+    provider: str | None
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSummary:
+    """An instance's queue of calls to its clinic: ``retried`` are pending ones
+    that failed at least once; ``oldest_pending_at`` is when the oldest pending
+    one was queued."""
+
+    pending: int
+    due: int
+    retried: int
+    failed: int
+    done: int
+    oldest_pending_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRecord:
+    """One queued call to the clinic, without the patient's id (USER_LID)."""
+
+    id: int
+    reservation_id: int
+    app_lid: str
+    action: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 _RESERVATION_COLUMNS = field_names(ReservationRecord)
 
 

@@ -4,7 +4,6 @@ and the queue of cancellations to forward to clinics."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .columns import columns_of, record_factory
 from .records import (
+    CallbackRecord,
+    CallbackSummary,
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
@@ -301,36 +302,6 @@ class EventRepository:
             .order_by(c.at, c.id)
         )
         return [_event(row) for row in self.connection.execute(query)]
-
-
-@dataclass(frozen=True)
-class CallbackSummary:
-    """An instance's queue of calls to its clinic: ``retried`` are pending ones
-    that failed at least once; ``oldest_pending_at`` is when the oldest pending
-    one was queued."""
-
-    pending: int
-    due: int
-    retried: int
-    failed: int
-    done: int
-    oldest_pending_at: datetime | None
-
-
-@dataclass(frozen=True)
-class CallbackRecord:
-    """One queued call to the clinic, without the patient's id (USER_LID)."""
-
-    id: int
-    reservation_id: int
-    app_lid: str
-    action: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_error: str | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class CallbackRepository:

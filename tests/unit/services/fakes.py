@@ -28,11 +28,16 @@ from typing import Any, ParamSpec, TypeVar
 from tuotempo_soap.errors import ConflictError
 from tuotempo_soap.services import unit_of_work
 from tuotempo_soap.store.changes import recorded_fields, recorded_values
+from tuotempo_soap.store.outbox import failure_reason
 from tuotempo_soap.store.records import (
     NO_ANSWER,
     REFERENCE_PATTERN,
     ApiUserRecord,
     AuditEntry,
+    CallbackRecord,
+    CallbackSummary,
+    CenterRecord,
+    FailureCount,
     InstanceRecord,
     MessageAttemptRecord,
     MessageHit,
@@ -42,6 +47,7 @@ from tuotempo_soap.store.records import (
     NewAuditEntry,
     OperatorRecord,
     PollStatus,
+    QueueDepth,
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
@@ -95,6 +101,8 @@ class FakeTables:
     grants: set[tuple[int, int]] = field(default_factory=set)  # (operator id, instance id)
     # Other portals' centers reached through an instance: (portal, CENTER_LID).
     routed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    # A portal instance's centers.
+    centers: dict[int, list[CenterRecord]] = field(default_factory=dict)
     last_id: int = 0
 
     def next_id(self) -> int:
@@ -248,11 +256,24 @@ class FakePortalRepository(_Repository):
     def routed_through(self, via_instance_id: int) -> list[tuple[str, str]]:
         return sorted(self.tables.routed.get(via_instance_id, []))
 
+    @_counted()
+    def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
+        return list(self.tables.centers.get(portal_instance_id, []))
+
 
 class FakeIntegrationRepository(_Repository):
     @_counted()
     def configured(self, instance_id: int) -> bool:
         return instance_id in self.tables.integrations or instance_id in self.tables.polls
+
+    @_counted()
+    def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
+        found = [
+            p
+            for p in self.tables.polls.values()
+            if instance_ids is None or p.instance_id in instance_ids
+        ]
+        return sorted(found, key=lambda p: p.instance_name)
 
     @_counted()
     def status(self, instance_id: int) -> PollStatus | None:
@@ -581,6 +602,54 @@ class FakeMessageRepository(_Repository):
             "updated_at": now,
         }
         return self._move(message_id, "QUEUED", values)
+
+    @_counted()
+    def queue_depth_by_provider(
+        self, now: datetime, instance_ids: Iterable[int] | None = None
+    ) -> list[QueueDepth]:
+        wanted = None if instance_ids is None else set(instance_ids)
+        groups: dict[tuple[str | None, int, str], list[MessageRecord]] = {}
+        for m in self.tables.messages.values():
+            if m.status in ("QUEUED", "SENDING") and (wanted is None or m.instance_id in wanted):
+                groups.setdefault((m.provider, m.instance_id, m.channel), []).append(m)
+        out = []
+        for (provider, instance_id, channel), group in groups.items():
+            due = [
+                m.next_attempt_at
+                for m in group
+                if m.status == "QUEUED"
+                and m.next_attempt_at <= now
+                and (m.expires_at is None or m.expires_at > now)
+            ]
+            sending = sum(1 for m in group if m.status == "SENDING")
+            out.append(
+                QueueDepth(
+                    provider,
+                    instance_id,
+                    channel,
+                    len(group),
+                    sending,
+                    len(due),
+                    min(due, default=None),
+                )
+            )
+        return sorted(out, key=lambda q: (q.provider or "", q.instance_id, q.channel))
+
+    @_counted()
+    def failures_by_reason(
+        self, since: datetime, instance_ids: Iterable[int] | None = None
+    ) -> list[FailureCount]:
+        wanted = None if instance_ids is None else set(instance_ids)
+        counts: Counter[tuple[str | None, str]] = Counter(
+            (m.provider, failure_reason(m.last_error))
+            for m in self.tables.messages.values()
+            if m.status == "FAILED"
+            and m.failed_at is not None
+            and m.failed_at >= since
+            and (wanted is None or m.instance_id in wanted)
+        )
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0][0] or "", item[0][1]))
+        return [FailureCount(provider, reason, n) for (provider, reason), n in ordered]
 
 
 class FakeAuditRepository(_Repository):
@@ -961,8 +1030,33 @@ class FakeCallbackRepository(_Repository):
         queued = {key(row) for row in self.tables.callbacks}
         for row in rows:
             if key(row) not in queued:
-                self.tables.callbacks.append(dict(row))
+                self.tables.callbacks.append(
+                    {"id": self.tables.next_id(), "last_error": None, **row}
+                )
                 queued.add(key(row))
+
+    def _mine(self, instance_id: int) -> list[dict[str, Any]]:
+        return [row for row in self.tables.callbacks if row["instance_id"] == instance_id]
+
+    @_counted()
+    def summary(self, instance_id: int, now: datetime) -> CallbackSummary:
+        mine = self._mine(instance_id)
+        pending = [row for row in mine if row["status"] == "PENDING"]
+        return CallbackSummary(
+            pending=len(pending),
+            due=sum(1 for row in pending if row["next_attempt_at"] <= now),
+            retried=sum(1 for row in pending if row["attempts"] > 0),
+            failed=sum(1 for row in mine if row["status"] == "FAILED"),
+            done=sum(1 for row in mine if row["status"] == "DONE"),
+            oldest_pending_at=min((row["created_at"] for row in pending), default=None),
+        )
+
+    @_counted()
+    def open_records(self, instance_id: int, limit: int) -> list[CallbackRecord]:
+        mine = [row for row in self._mine(instance_id) if row["status"] in ("PENDING", "FAILED")]
+        mine.sort(key=lambda row: (row["updated_at"], row["id"]), reverse=True)
+        names = field_names(CallbackRecord)
+        return [CallbackRecord(**{n: row.get(n) for n in names}) for row in mine[:limit]]
 
 
 class FakeAnswerLinkRepository(_Repository):
@@ -1010,6 +1104,26 @@ class FakeReplyQuestionRepository(_Repository):
         gone = len(self.tables.reply_questions) - len(kept)
         self.tables.reply_questions = kept
         return gone
+
+
+def poll_status(instance_id: int, instance_name: str, **values: Any) -> PollStatus:
+    """A clinic integration's poller state for ``FakeTables.polls``: polling on,
+    every 5 minutes, never polled yet, unless ``values`` say otherwise."""
+    defaults: dict[str, Any] = {
+        "instance_disabled_at": None,
+        "wsdl_url": "http://clinic.invalid/wsdl",
+        "endpoint_url": None,
+        "center_lid": None,
+        "poll_enabled": True,
+        "poll_interval_seconds": 300,
+        "last_success_at": None,
+        "next_poll_at": None,
+        "consecutive_failures": 0,
+        "last_error": None,
+        "key_entities_at": None,
+        "poll_lease_until": None,
+    }
+    return PollStatus(instance_id, instance_name, **{**defaults, **values})
 
 
 class FakeUnitOfWork:

@@ -16,7 +16,7 @@ from tuotempo_soap.services.audit import Actor, AuditAction, AuditOutcome
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.records import PollStatus
 
-from .fakes import FakeUnitOfWork
+from .fakes import FakeUnitOfWork, poll_status
 
 NOW = datetime(2027, 5, 3, 9, 0)
 ADMIN = Actor.of(1, "ana", None)
@@ -116,23 +116,9 @@ def test_an_operator_of_other_instances_is_refused_and_ids_do_not_cross(
 
 
 def poll(instance: Instance, **values: object) -> PollStatus:
-    fields: dict[str, object] = {
-        "instance_id": instance.id,
-        "instance_name": instance.name,
-        "instance_disabled_at": None,
-        "wsdl_url": "http://clinic.invalid/wsdl",
-        "endpoint_url": None,
-        "center_lid": None,
-        "poll_enabled": True,
-        "poll_interval_seconds": 300,
-        "last_success_at": None,
-        "next_poll_at": NOW + timedelta(minutes=4),
-        "consecutive_failures": 0,
-        "last_error": None,
-        "key_entities_at": None,
-        "poll_lease_until": None,
-    }
-    return PollStatus(**{**fields, **values})  # type: ignore[arg-type]
+    return poll_status(
+        instance.id, instance.name, next_poll_at=NOW + timedelta(minutes=4), **values
+    )
 
 
 def test_rerun_poll_makes_it_due_now_unless_off_or_running(

@@ -16,11 +16,13 @@ PACKAGE = Path(tuotempo_soap.__file__).parent
 # Services on ``services.unit_of_work`` only (the others still take a connection).
 CONVERTED = (
     "admin_actions",
+    "admin_status",
     "answers",
     "audit",
     "batches",
     "instances",
     "messages",
+    "monitoring",
     "operators",
     "reminders",
     "reservations",
