@@ -8,72 +8,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_instance
-from tuotempo_soap.clinic import ClinicUnavailableError
-from tuotempo_soap.domain.clinic import Appointment, ClinicAppointmentStatus, KeyEntity
+from tests.scripted_clinic import ScriptedClinic, appointment
+from tuotempo_soap.domain.clinic import ClinicAppointmentStatus
 from tuotempo_soap.services import clinic_sync, instances, reservations
 from tuotempo_soap.services.reservations import ReservationFilter
 from tuotempo_soap.store.clinic import IntegrationRepository
 from tuotempo_soap.store.engine import Store
 
 T0 = dt.datetime(2027, 3, 1, 8, 0)
-
-
-def appointment(
-    app_lid: str, status: ClinicAppointmentStatus = ClinicAppointmentStatus.CONFIRMED
-) -> Appointment:
-    return Appointment(
-        app_lid=app_lid,
-        status=status,
-        date=dt.date(2027, 3, 2),
-        start=dt.time(9, 30),
-        user_lid="P1",
-        activity_lid="VISIT",
-        resource_lid="DR1",
-        resource_first_name="Ana",
-        resource_second_name="Ruiz",
-        mobile_phone="612345678",
-    )
-
-
-class ScriptedClinic:
-    def __init__(self) -> None:
-        self.name = ""
-        self.appointments: list[Appointment] = []
-        self.down = False
-        self.asked_since: list[dt.datetime | None] = []
-        self.entity_calls = 0
-
-    def search_appointments(
-        self, *, changed_since: dt.datetime | None, center_lid: str | None
-    ) -> list[Appointment]:
-        self.asked_since.append(changed_since)
-        if self.down:
-            raise ClinicUnavailableError("clinic.example:443 did not answer SearchAppointments")
-        return list(self.appointments)
-
-    def key_entities(self, *, center_lid: str | None) -> list[KeyEntity]:
-        self.entity_calls += 1
-        return [
-            KeyEntity(
-                activity_lid="VISIT",
-                activity_name="Visit",
-                resource_lid="DR1",
-                resource_first_name="Ana",
-                insurance_lid="INS1",
-                insurance_name="Mutua",
-                location_lid="L1",
-                location_name="Centro",
-                price="30",
-                duration_minutes=20,
-            ),
-            KeyEntity(
-                activity_lid="ECO",
-                activity_name="Echo",
-                resource_lid="DR1",
-                resource_first_name="Ana",
-                duration_minutes=30,
-            ),
-        ]
 
 
 @pytest.fixture
@@ -146,9 +88,9 @@ def test_a_down_clinic_keeps_the_gap_and_backs_off(
     assert not again.ok
     with store.unit_of_work() as connection:
         row = IntegrationRepository(connection).get(instance.id)
-    assert row is not None and row["consecutive_failures"] == 2
-    assert row["next_poll_at"] == T0 + dt.timedelta(minutes=3, seconds=120)  # doubled
-    assert row["last_success_at"] == T0  # the gap is not skipped
+    assert row is not None and row.consecutive_failures == 2
+    assert row.next_poll_at == T0 + dt.timedelta(minutes=3, seconds=120)  # doubled
+    assert row.last_success_at == T0  # the gap is not skipped
     clinic.down = False
     clinic.appointments = [appointment("DURING")]
     (back,) = poll(store, clinic, T0 + dt.timedelta(minutes=10))

@@ -75,9 +75,7 @@ def test_the_test_extra_does_not_hide_a_runtime_dependency() -> None:
     test_only = _requirement_names(cfg["options.extras_require"]["test"]) - runtime
     owners = packages_distributions()
     provided = {
-        module
-        for module, dists in owners.items()
-        if {_canonical(d) for d in dists} & test_only
+        module for module, dists in owners.items() if {_canonical(d) for d in dists} & test_only
     }
     leaked = provided & _imported_top_level_modules()
     assert not leaked, f"the package imports modules only the test extra installs: {leaked}"

@@ -90,8 +90,9 @@ def clinic_show(cli: CliContext, instance_name: str) -> None:
         "last_error",
         "key_entities_at",
     ):
-        if row[key] is not None:
-            click.echo(f"{key}: {row[key]}")
+        value = getattr(row, key)
+        if value is not None:
+            click.echo(f"{key}: {value}")
     for name, count in clinic_sync.entity_counts(store, instance).items():
         click.echo(f"{name}: {count}")
 

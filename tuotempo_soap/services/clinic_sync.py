@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping
-
 from ..clinic import (
     ClinicAuthenticationError,
     ClinicEndpoint,
@@ -38,13 +36,10 @@ from ..domain.formats import format_date, format_time
 from ..domain.reservation import ChangedBy, Status
 from ..errors import ConflictError, NotFoundError, RequestValidationError
 from ..observability import metrics
-from ..store.changes import ReservationChangeRepository, change_row
-from ..store.clinic import EntityRepository, IntegrationRepository, PortalRepository
-from ..store.engine import Store
-from ..store.reminders import CallbackRepository, EventRepository
-from ..store.repositories import InstanceRepository, ReservationRepository
+from ..store.records import DueIntegration, IntegrationRecord
 from . import reservations
 from .instances import Instance, get_instance, get_instance_by_id, utcnow
+from .unit_of_work import Store
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +75,8 @@ def configure(
             field="password-env",
         )
     instance = get_instance(store, instance_name)
-    with store.unit_of_work(write=True) as connection:
-        IntegrationRepository(connection).save(
+    with store.begin(write=True) as uow:
+        uow.integrations.save(
             instance.id,
             {
                 "wsdl_url": wsdl_url,
@@ -97,6 +92,7 @@ def configure(
                 "updated_at": utcnow(),
             },
         )
+        uow.commit()
 
 
 def remove(store: Store, instance_name: str) -> None:
@@ -105,9 +101,8 @@ def remove(store: Store, instance_name: str) -> None:
     centers reached through it go too. Refused while another portal reaches
     centers through it."""
     instance = get_instance(store, instance_name)
-    with store.unit_of_work(write=True) as connection:
-        portals = PortalRepository(connection)
-        routed = portals.routed_through(instance.id)
+    with store.begin(write=True) as uow:
+        routed = uow.portals.routed_through(instance.id)
         if routed:
             steps = "; ".join(
                 f"tuotempo-soap portal remove-center {portal} {center}" for portal, center in routed
@@ -116,16 +111,17 @@ def remove(store: Store, instance_name: str) -> None:
                 f"other portals reach centers through {instance_name}; remove them first: {steps}",
                 field="instance",
             )
-        if not IntegrationRepository(connection).remove(instance.id):
+        if not uow.integrations.remove(instance.id):
             raise NotFoundError(
                 f"{instance_name} has no clinic web services configured", field="instance"
             )
-        portals.remove_routed_through_itself(instance.id)
+        uow.portals.remove_routed_through_itself(instance.id)
+        uow.commit()
 
 
-def integration(store: Store, instance: Instance) -> RowMapping:
-    with store.unit_of_work() as connection:
-        row = IntegrationRepository(connection).get(instance.id)
+def integration(store: Store, instance: Instance) -> IntegrationRecord:
+    with store.begin() as uow:
+        row = uow.integrations.get(instance.id)
     if row is None:
         raise NotFoundError(
             f"{instance.name} has no clinic web services configured (tuotempo-soap clinic set ...)",
@@ -135,23 +131,23 @@ def integration(store: Store, instance: Instance) -> RowMapping:
 
 
 def endpoint_of(
-    row: RowMapping, env: Mapping[str, str] | None = None, *, timeout: float | None = None
+    row: IntegrationRecord, env: Mapping[str, str] | None = None, *, timeout: float | None = None
 ) -> ClinicEndpoint:
     env = os.environ if env is None else env
-    password = env.get(row["password_env"]) if row["password_env"] else None
-    if row["password_env"] and not password:
+    password = env.get(row.password_env) if row.password_env else None
+    if row.password_env and not password:
         # Said before any call: the clinic's refusal would not name the variable.
         raise ClinicAuthenticationError(
-            f"{row['password_env']} is not set: export the clinic password it names "
+            f"{row.password_env} is not set: export the clinic password it names "
             "in the environment of this process (clinic set --password-env chose the name)"
         )
     return ClinicEndpoint(
-        wsdl_url=row["wsdl_url"],
-        endpoint_url=row["endpoint_url"],
-        username=row["username"],
+        wsdl_url=row.wsdl_url,
+        endpoint_url=row.endpoint_url,
+        username=row.username,
         password=password,
-        center_lid=row["center_lid"],
-        timeout_seconds=float(timeout or row["timeout_seconds"]),
+        center_lid=row.center_lid,
+        timeout_seconds=float(timeout or row.timeout_seconds),
     )
 
 
@@ -177,19 +173,19 @@ def poll_due(
 ) -> list[PollOutcome]:
     """Poll every instance that is due (or just ``only``, due or not)."""
     now = now or utcnow()
-    with store.unit_of_work() as connection:
-        rows = IntegrationRepository(connection).due(now if only is None else datetime.max)
+    with store.begin() as uow:
+        rows = uow.integrations.due(now if only is None else datetime.max)
     outcomes = []
     for row in rows:
-        if only is not None and row["instance_name"] != only:
+        if only is not None and row.instance_name != only:
             continue
-        if row["instance_disabled_at"] is not None:
+        if row.instance_disabled_at is not None:
             # Switched off by an operator: nothing is read from its clinic or
             # stored until it is enabled (its schedule resumes then).
             if only is not None:
                 outcomes.append(
                     PollOutcome(
-                        instance=row["instance_name"],
+                        instance=row.instance_name,
                         ok=False,
                         error="the instance is disabled; enable it to poll its clinic",
                     )
@@ -201,32 +197,34 @@ def poll_due(
 
 def _poll(
     store: Store,
-    row: RowMapping,
+    due: DueIntegration,
     *,
     owner: str,
     build: ClientBuilder,
     now: datetime,
     max_items: int,
 ) -> PollOutcome:
-    name = row["instance_name"]
+    name, row = due.instance_name, due.integration
     instance = get_instance(store, name)
-    with store.unit_of_work(write=True) as connection:
-        if not IntegrationRepository(connection).acquire(instance.id, owner, now, now + LEASE):
-            metrics.count_poll(name, "skipped")
-            return PollOutcome(name, ok=True, skipped=True)
+    with store.begin(write=True) as uow:
+        acquired = uow.integrations.acquire(instance.id, owner, now, now + LEASE)
+        uow.commit()
+    if not acquired:
+        metrics.count_poll(name, "skipped")
+        return PollOutcome(name, ok=True, skipped=True)
     outcome = PollOutcome(name, ok=False)
     values: dict[str, Any] = {"updated_at": now}
     try:
         client = build(endpoint_of(row))
-        since = row["last_success_at"]
+        since = row.last_success_at
         appointments = client.search_appointments(
             changed_since=(since - OVERLAP).replace(tzinfo=UTC) if since else None,
-            center_lid=row["center_lid"],
+            center_lid=row.center_lid,
         )
         outcome.appointments = len(appointments)
         outcome.stored = _store_appointments(store, instance, appointments, max_items)
-        if row["key_entities_at"] is None or now - row["key_entities_at"] >= KEY_ENTITIES_EVERY:
-            entities = client.key_entities(center_lid=row["center_lid"])
+        if row.key_entities_at is None or now - row.key_entities_at >= KEY_ENTITIES_EVERY:
+            entities = client.key_entities(center_lid=row.center_lid)
             _store_entities(store, instance, entities)
             outcome.entities = len(entities)
             values["key_entities_at"] = now
@@ -234,14 +232,12 @@ def _poll(
             last_success_at=now,
             consecutive_failures=0,
             last_error=None,
-            next_poll_at=now + timedelta(seconds=row["poll_interval_seconds"]),
+            next_poll_at=now + timedelta(seconds=row.poll_interval_seconds),
         )
         outcome.ok = True
     except ClinicError as exc:
-        failures = int(row["consecutive_failures"]) + 1
-        delay = min(
-            MAX_BACKOFF, timedelta(seconds=row["poll_interval_seconds"]) * 2 ** (failures - 1)
-        )
+        failures = row.consecutive_failures + 1
+        delay = min(MAX_BACKOFF, timedelta(seconds=row.poll_interval_seconds) * 2 ** (failures - 1))
         values.update(
             consecutive_failures=failures,
             last_error=exc.message[:1000],
@@ -251,8 +247,9 @@ def _poll(
         log.warning("poll of %s failed (%s); next try in %s", name, exc.code, delay)
     finally:
         metrics.count_poll(name, "ok" if outcome.ok else "failed")
-        with store.unit_of_work(write=True) as connection:
-            IntegrationRepository(connection).finish(instance.id, owner, values)
+        with store.begin(write=True) as uow:
+            uow.integrations.finish(instance.id, owner, values)
+            uow.commit()
     return outcome
 
 
@@ -329,8 +326,8 @@ def _keep_known_cancellations(
     lids = [str(i["APP_LID"]) for i in items if i["STATUS"] == Status.CANCELLED_BY_ADMIN.value]
     if not lids:
         return
-    with store.unit_of_work() as connection:
-        known = ReservationRepository(connection).by_app_lids(instance.id, lids)
+    with store.begin() as uow:
+        known = uow.reservations.by_app_lids(instance.id, lids)
     for item in items:
         row = known.get(str(item["APP_LID"]))
         if row is not None and item["STATUS"] in _CANCELLED and row.status in _CANCELLED:
@@ -355,11 +352,9 @@ def record_cancellation(
     cancellation. False when the reservation is not known here.
     """
     now = now or utcnow()
-    with store.unit_of_work(write=True) as connection:
-        sequence = InstanceRepository(connection)
-        seq = sequence.lock_for_changes(instance.id)
-        repo = ReservationRepository(connection)
-        row = repo.by_app_lids(instance.id, [app_lid]).get(app_lid)
+    with store.begin(write=True) as uow:
+        seq = uow.instances.lock_for_changes(instance.id)
+        row = uow.reservations.by_app_lids(instance.id, [app_lid]).get(app_lid)
         if row is None:
             return False
         admin = Status.CANCELLED_BY_ADMIN.value
@@ -374,20 +369,10 @@ def record_cancellation(
             "updated_at": now,
             "change_seq": seq,
         }
-        repo.update_many([values])
-        ReservationChangeRepository(connection).add_many(
-            [
-                change_row(
-                    instance_id=instance.id,
-                    reservation_id=row.id,
-                    seq=seq,
-                    at=now,
-                    by=by.value,
-                    values=values,
-                )
-            ]
-        )
-        sequence.advance_seq(instance.id, seq)
+        uow.reservations.update_many([values])
+        uow.changes.record(instance.id, [values], at=now, by=by.value)
+        uow.instances.advance_seq(instance.id, seq)
+        uow.commit()
     return True
 
 
@@ -444,8 +429,8 @@ def _store_entities(store: Store, instance: Instance, entities: list[KeyEntity])
                 "duration_minutes": e.duration_minutes,
             }
         )
-    with store.unit_of_work(write=True) as connection:
-        EntityRepository(connection).replace(
+    with store.begin(write=True) as uow:
+        uow.entities.replace(
             instance.id,
             {
                 "resources": list(resources.values()),
@@ -455,11 +440,12 @@ def _store_entities(store: Store, instance: Instance, entities: list[KeyEntity])
                 "relations": relations,
             },
         )
+        uow.commit()
 
 
 def entity_counts(store: Store, instance: Instance) -> dict[str, int]:
-    with store.unit_of_work() as connection:
-        return EntityRepository(connection).counts(instance.id)
+    with store.begin() as uow:
+        return uow.entities.counts(instance.id)
 
 
 # --- the clinic told of patients' cancellations (queued by services.answers) ---
@@ -478,17 +464,17 @@ def process_callbacks(
     """Call CancelAppointment for due callbacks; retry with backoff, then FAILED."""
     now = now or utcnow()
     outcome = CallbackOutcome()
-    with store.unit_of_work() as connection:
-        due = CallbackRepository(connection).due(now, limit)
+    with store.begin() as uow:
+        due = uow.callbacks.due(now, limit)
     for callback in due:
-        instance = get_instance_by_id(store, callback["instance_id"])
-        attempts = int(callback["attempts"]) + 1
+        instance = get_instance_by_id(store, callback.instance_id)
+        attempts = callback.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "updated_at": now}
         try:
             row = integration(store, instance)
             client = build(endpoint_of(row))
             result = client.cancel_appointment(
-                callback["app_lid"], callback["user_lid"] or "", center_lid=row["center_lid"]
+                callback.app_lid, callback.user_lid or "", center_lid=row.center_lid
             )
             if result.ok or result.already_done:
                 values.update(status="DONE", last_error=None)
@@ -505,13 +491,13 @@ def process_callbacks(
                     seconds=min(3600, 30 * 2 ** (attempts - 1))
                 )
                 outcome.retried += 1
-        with store.unit_of_work(write=True) as connection:
-            CallbackRepository(connection).record(int(callback["id"]), values)
-            EventRepository(connection).add(
+        with store.begin(write=True) as uow:
+            uow.callbacks.record(callback.id, values)
+            uow.events.add(
                 [
                     {
                         "instance_id": instance.id,
-                        "reservation_id": int(callback["reservation_id"]),
+                        "reservation_id": callback.reservation_id,
                         "reminder_id": None,
                         "event": "CLINIC_CANCEL",
                         "detail": f"CancelAppointment: {values.get('status', 'retry')}"
@@ -520,4 +506,5 @@ def process_callbacks(
                     }
                 ]
             )
+            uow.commit()
     return outcome

@@ -27,11 +27,10 @@ from ..clinic import (
 from ..clinic.endpoint import DEFAULT_TIMEOUT_SECONDS
 from ..domain.reservation import ChangedBy
 from ..errors import NotFoundError
-from ..store.clinic import PortalRepository
-from ..store.engine import Store
 from . import clinic_sync
 from .clinic_sync import ClientBuilder
 from .instances import Instance, get_instance
+from .unit_of_work import Store
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +85,9 @@ def add_center(
     portal = get_instance(store, portal_name)
     through = get_instance(store, via)
     clinic_sync.integration(store, through)  # must be reachable
-    with store.unit_of_work(write=True) as connection:
-        PortalRepository(connection).put(portal.id, center_lid, name, through.id)
+    with store.begin(write=True) as uow:
+        uow.portals.put(portal.id, center_lid, name, through.id)
+        uow.commit()
 
 
 def sync_centers(store: Store, portal_name: str, *, build: ClientBuilder) -> list[str]:
@@ -95,30 +95,30 @@ def sync_centers(store: Store, portal_name: str, *, build: ClientBuilder) -> lis
     portal = get_instance(store, portal_name)
     client = build(clinic_sync.endpoint_of(clinic_sync.integration(store, portal)))
     centers = client.get_centers()
-    with store.unit_of_work(write=True) as connection:
-        repo = PortalRepository(connection)
+    with store.begin(write=True) as uow:
         for center in centers:
-            repo.put(portal.id, center.center_lid, center.name, portal.id)
+            uow.portals.put(portal.id, center.center_lid, center.name, portal.id)
+        uow.commit()
     return [center.center_lid for center in centers]
 
 
 def centers(store: Store, portal_name: str) -> list[Center]:
     portal = get_instance(store, portal_name)
-    with store.unit_of_work() as connection:
-        rows = PortalRepository(connection).centers(portal.id)
+    with store.begin() as uow:
+        rows = uow.portals.center_records(portal.id)
     if not rows:
         return [Center(None, portal.name, portal)]
     return [
-        Center(row["center_lid"], row["name"], get_instance(store, row["via_instance_name"]))
-        for row in rows
+        Center(row.center_lid, row.name, get_instance(store, row.via_instance_name)) for row in rows
     ]
 
 
 def remove_center(store: Store, portal_name: str, center_lid: str) -> None:
     """Take a center off a portal; its clinic integration stays."""
     portal = get_instance(store, portal_name)
-    with store.unit_of_work(write=True) as connection:
-        removed = PortalRepository(connection).remove(portal.id, center_lid)
+    with store.begin(write=True) as uow:
+        removed = uow.portals.remove(portal.id, center_lid)
+        uow.commit()
     if not removed:
         raise NotFoundError(f"{portal_name} has no center {center_lid}", field="center")
 

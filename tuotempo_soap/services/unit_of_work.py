@@ -32,8 +32,11 @@ from ..store.records import (
     CallbackRecord,
     CallbackSummary,
     CenterRecord,
+    ClinicCallbackRecord,
+    DueIntegration,
     FailureCount,
     InstanceRecord,
+    IntegrationRecord,
     MessageAttemptRecord,
     MessageHit,
     MessageQuery,
@@ -109,13 +112,50 @@ class PortalRepository(Protocol):
         ...
 
     def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
-        """A portal instance's centers and the instance each is reached through."""
+        """A portal instance's centers and the instance each is reached through,
+        by CENTER_LID."""
+        ...
+
+    def put(self, portal_instance_id: int, center_lid: str, name: str | None, via: int) -> None:
+        """Add the center, or replace the one with this CENTER_LID."""
+        ...
+
+    def remove(self, portal_instance_id: int, center_lid: str) -> bool:
+        """False when the portal had no such center."""
+        ...
+
+    def remove_routed_through_itself(self, instance_id: int) -> int:
+        """Forget the instance's own centers reached through its own integration."""
         ...
 
 
 class IntegrationRepository(Protocol):
     def configured(self, instance_id: int) -> bool:
         """Whether the instance reaches its clinic through the clinic's web services."""
+        ...
+
+    def get(self, instance_id: int) -> IntegrationRecord | None: ...
+
+    def save(self, instance_id: int, values: Row) -> None:
+        """Create the instance's integration, or change the columns ``values`` name."""
+        ...
+
+    def remove(self, instance_id: int) -> bool:
+        """Forget the integration and the key entities read through it; False
+        when there was none."""
+        ...
+
+    def due(self, now: datetime) -> list[DueIntegration]:
+        """Enabled integrations whose next poll is due at ``now``, the most overdue first."""
+        ...
+
+    def acquire(self, instance_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        """Take (or renew) the instance's poll lease until ``until`` unless another
+        owner holds a live one."""
+        ...
+
+    def finish(self, instance_id: int, owner: str, values: Row) -> bool:
+        """Record a poll's outcome (``values``) and release the lease; only its holder may."""
         ...
 
     def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
@@ -333,12 +373,33 @@ class CallbackRepository(Protocol):
         and action is left as it is."""
         ...
 
+    def due(self, now: datetime, limit: int) -> list[ClinicCallbackRecord]:
+        """At most ``limit`` pending calls whose time has come, the earliest first."""
+        ...
+
+    def record(self, callback_id: int, values: Row) -> None:
+        """Record an attempt's outcome (status, attempts, next time, error)."""
+        ...
+
     def summary(self, instance_id: int, now: datetime) -> CallbackSummary:
         """The instance's calls counted by state."""
         ...
 
     def open_records(self, instance_id: int, limit: int) -> list[CallbackRecord]:
         """Pending and failed calls, the most recently touched first."""
+        ...
+
+
+class EntityRepository(Protocol):
+    """The clinic's key entities (resources, activities, insurances, locations
+    and their relations), read from its web services."""
+
+    def replace(self, instance_id: int, tables: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Replace the instance's entities as a whole, table by table."""
+        ...
+
+    def counts(self, instance_id: int) -> dict[str, int]:
+        """How many of each the instance holds, by table name."""
         ...
 
 
@@ -508,6 +569,9 @@ class UnitOfWork(Protocol):
 
     @property
     def search(self) -> SearchRepository: ...
+
+    @property
+    def entities(self) -> EntityRepository: ...
 
     def commit(self) -> None: ...
 

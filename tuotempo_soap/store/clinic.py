@@ -3,13 +3,14 @@ the key entities tables, and the centers of portal instances."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, insert, or_, select, update
 
-from .records import CenterRecord, PollStatus
+from .columns import columns_of, record_factory
+from .records import CenterRecord, DueIntegration, IntegrationRecord, PollStatus
 from .tables import (
     clinic_activities,
     clinic_insurances,
@@ -20,6 +21,9 @@ from .tables import (
     instances,
     portal_centers,
 )
+
+_INTEGRATION = select(*columns_of(clinic_integrations, IntegrationRecord))
+_integration = record_factory(IntegrationRecord)
 
 
 def _poll_status(row: RowMapping) -> PollStatus:
@@ -81,9 +85,10 @@ class IntegrationRepository:
         )
         return bool(self.connection.execute(statement).rowcount)
 
-    def get(self, instance_id: int) -> RowMapping | None:
-        query = select(clinic_integrations).where(clinic_integrations.c.instance_id == instance_id)
-        return self.connection.execute(query).mappings().first()
+    def get(self, instance_id: int) -> IntegrationRecord | None:
+        query = _INTEGRATION.where(clinic_integrations.c.instance_id == instance_id)
+        row = self.connection.execute(query).first()
+        return None if row is None else _integration(row)
 
     def configured(self, instance_id: int) -> bool:
         """Whether the instance reaches its clinic through the clinic's web services."""
@@ -103,21 +108,21 @@ class IntegrationRepository:
                 .values(**values)
             )
 
-    def due(self, now: datetime) -> Sequence[RowMapping]:
+    def due(self, now: datetime) -> list[DueIntegration]:
         """Enabled integrations whose next poll is due, with their instance's name
         and since when an operator disabled it (None: enabled)."""
         c = clinic_integrations.c
         query = (
-            select(
-                clinic_integrations,
-                instances.c.name.label("instance_name"),
-                instances.c.disabled_at.label("instance_disabled_at"),
-            )
+            _INTEGRATION.add_columns(instances.c.name, instances.c.disabled_at)
             .join(instances, instances.c.id == c.instance_id)
             .where(c.poll_enabled.is_(True), or_(c.next_poll_at.is_(None), c.next_poll_at <= now))
             .order_by(c.next_poll_at)
         )
-        return self.connection.execute(query).mappings().all()
+        width = len(_INTEGRATION.selected_columns)
+        return [
+            DueIntegration(_integration(row[:width]), row[width], row[width + 1])
+            for row in self.connection.execute(query)
+        ]
 
     def acquire(self, instance_id: int, owner: str, now: datetime, until: datetime) -> bool:
         """Take the instance's poll lease if nobody holds a live one."""
@@ -200,25 +205,19 @@ class PortalRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def centers(self, portal_instance_id: int) -> Sequence[RowMapping]:
+    def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
+        """A portal instance's centers and the instance each is reached through,
+        by CENTER_LID."""
         c = portal_centers.c
         query = (
-            select(portal_centers, instances.c.name.label("via_instance_name"))
+            select(c.center_lid, c.name, c.via_instance_id, instances.c.name)
             .join(instances, instances.c.id == c.via_instance_id)
             .where(c.portal_instance_id == portal_instance_id)
             .order_by(c.center_lid)
         )
-        return self.connection.execute(query).mappings().all()
-
-    def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
         return [
-            CenterRecord(
-                center_lid=row["center_lid"],
-                name=row["name"],
-                via_instance_id=int(row["via_instance_id"]),
-                via_instance_name=row["via_instance_name"],
-            )
-            for row in self.centers(portal_instance_id)
+            CenterRecord(center_lid, name, int(via_id), via_name)
+            for center_lid, name, via_id, via_name in self.connection.execute(query)
         ]
 
     def routed_through(self, via_instance_id: int) -> list[tuple[str, str]]:

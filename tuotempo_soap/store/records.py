@@ -291,6 +291,59 @@ class OperatorRecord:
     granted: tuple[tuple[int, str], ...]  # (instance id, instance name)
 
 
+@dataclass(frozen=True, slots=True)
+class IntegrationRecord:
+    """How an instance reaches its clinic's own web services, and where its
+    poller stands (``poll_owner`` holds the lease until ``poll_lease_until``).
+    Secrets are not stored: ``password_env`` names the variable holding one."""
+
+    instance_id: int
+    wsdl_url: str
+    endpoint_url: str | None
+    username: str | None
+    password_env: str | None
+    center_lid: str | None
+    timeout_seconds: int
+    poll_enabled: bool
+    poll_interval_seconds: int
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    key_entities_at: datetime | None
+    poll_owner: str | None
+    poll_lease_until: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DueIntegration:
+    """An integration due for a poll, with its instance's name and since when
+    an operator disabled the instance (None: enabled)."""
+
+    integration: IntegrationRecord
+    instance_name: str
+    instance_disabled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicCallbackRecord:
+    """A call to the clinic queued for a patient's answer (CancelAppointment)."""
+
+    id: int
+    instance_id: int
+    reservation_id: int
+    app_lid: str
+    user_lid: str | None
+    action: str
+    status: str  # PENDING, DONE, FAILED
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
 # What the back office shows of the machinery (``services/admin_status.py``).
 @dataclass(frozen=True, slots=True)
 class CenterRecord:

@@ -27,6 +27,7 @@ from .columns import columns_of, record_factory
 from .records import (
     CallbackRecord,
     CallbackSummary,
+    ClinicCallbackRecord,
     ReminderEventRecord,
     ReminderRecord,
     ReminderSettingsRecord,
@@ -52,6 +53,7 @@ _REMINDER = select(*_REMINDER_COLUMNS)
 _settings = record_factory(ReminderSettingsRecord)
 _reminder = record_factory(ReminderRecord)
 _event = record_factory(ReminderEventRecord)
+_callback = record_factory(ClinicCallbackRecord)
 
 
 class ReminderSettingsRepository:
@@ -387,17 +389,18 @@ class CallbackRepository:
         )
         self.connection.execute(statement, rows)
 
-    def due(self, now: datetime, limit: int) -> Sequence[RowMapping]:
+    def due(self, now: datetime, limit: int) -> list[ClinicCallbackRecord]:
+        """Pending calls whose time has come, the earliest first."""
         c = clinic_callbacks.c
         query = (
-            select(clinic_callbacks)
+            select(*columns_of(clinic_callbacks, ClinicCallbackRecord))
             .where(c.status == "PENDING", c.next_attempt_at <= now)
             .order_by(c.next_attempt_at, c.id)
             .limit(limit)
         )
-        return self.connection.execute(query).mappings().all()
+        return [_callback(row) for row in self.connection.execute(query)]
 
-    def record(self, callback_id: int, values: dict[str, Any]) -> None:
+    def record(self, callback_id: int, values: Mapping[str, Any]) -> None:
         self.connection.execute(
             update(clinic_callbacks).where(clinic_callbacks.c.id == callback_id).values(**values)
         )

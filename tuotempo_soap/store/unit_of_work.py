@@ -18,7 +18,7 @@ from sqlalchemy import Connection, RootTransaction
 
 from .audit import AuditRepository
 from .changes import ReservationChangeRepository
-from .clinic import IntegrationRepository, PortalRepository
+from .clinic import EntityRepository, IntegrationRepository, PortalRepository
 from .operators import OperatorRepository
 from .outbox import MessageRepository
 from .reminders import (
@@ -60,6 +60,7 @@ class SqlUnitOfWork:
     timelines: TimelineRepository
     operators: OperatorRepository
     search: SearchRepository
+    entities: EntityRepository
 
     def __init__(self, store: Store, *, write: bool = False) -> None:
         self._store = store
@@ -97,6 +98,7 @@ class SqlUnitOfWork:
         self.timelines = TimelineRepository(connection)
         self.operators = OperatorRepository(connection)
         self.search = SearchRepository(connection)
+        self.entities = EntityRepository(connection)
 
     def commit(self) -> None:
         if self._transaction is None:

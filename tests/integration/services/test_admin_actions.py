@@ -319,7 +319,7 @@ def test_rerun_poll_makes_it_due_now_and_the_poller_takes_it(store: Store) -> No
     assert done.detail == "was due 2027-05-03 10:00:00 UTC"
     with store.unit_of_work() as connection:
         due = IntegrationRepository(connection).due(T0)
-    assert instance.id in {r["instance_id"] for r in due}
+    assert instance.id in {r.integration.instance_id for r in due}
 
     def clinic_down(endpoint: object) -> Any:
         raise ClinicUnavailableError("clinic.example:443 did not answer")

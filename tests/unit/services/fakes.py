@@ -37,8 +37,11 @@ from tuotempo_soap.store.records import (
     CallbackRecord,
     CallbackSummary,
     CenterRecord,
+    ClinicCallbackRecord,
+    DueIntegration,
     FailureCount,
     InstanceRecord,
+    IntegrationRecord,
     MessageAttemptRecord,
     MessageHit,
     MessageQuery,
@@ -90,17 +93,15 @@ class FakeTables:
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     answer_links: dict[tuple[int, str], datetime] = field(default_factory=dict)
     reply_questions: list[tuple[int, str, str, list[int], datetime]] = field(default_factory=list)
-    # Instances whose clinic is reached through its web services.
-    integrations: set[int] = field(default_factory=set)
-    # Their pollers' state, for the instances a test gives one.
-    polls: dict[int, PollStatus] = field(default_factory=dict)
+    # How instances reach their clinic's web services, and their pollers' state.
+    integrations: dict[int, IntegrationRecord] = field(default_factory=dict)
+    # The clinic's key entities read through an integration, by table name.
+    entities: dict[int, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
     attempts: list[MessageAttemptRecord] = field(default_factory=list)
     # Operators without their grants (``granted`` is read from ``grants``).
     operators: dict[int, OperatorRecord] = field(default_factory=dict)
     grants: set[tuple[int, int]] = field(default_factory=set)  # (operator id, instance id)
-    # Other portals' centers reached through an instance: (portal, CENTER_LID).
-    routed: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     # A portal instance's centers.
     centers: dict[int, list[CenterRecord]] = field(default_factory=dict)
     last_id: int = 0
@@ -254,40 +255,146 @@ class FakeApiUserRepository(_Repository):
 class FakePortalRepository(_Repository):
     @_counted()
     def routed_through(self, via_instance_id: int) -> list[tuple[str, str]]:
-        return sorted(self.tables.routed.get(via_instance_id, []))
+        return sorted(
+            (self.tables.instances[portal_id].name, center.center_lid)
+            for portal_id, centers in self.tables.centers.items()
+            if portal_id != via_instance_id
+            for center in centers
+            if center.via_instance_id == via_instance_id
+        )
 
     @_counted()
     def center_records(self, portal_instance_id: int) -> list[CenterRecord]:
         return list(self.tables.centers.get(portal_instance_id, []))
 
+    @_counted(write=True)
+    def put(self, portal_instance_id: int, center_lid: str, name: str | None, via: int) -> None:
+        others = [
+            c for c in self.tables.centers.get(portal_instance_id, []) if c.center_lid != center_lid
+        ]
+        center = CenterRecord(center_lid, name, via, self.tables.instances[via].name)
+        self.tables.centers[portal_instance_id] = sorted(
+            [*others, center], key=lambda c: c.center_lid
+        )
+
+    @_counted(write=True)
+    def remove(self, portal_instance_id: int, center_lid: str) -> bool:
+        mine = self.tables.centers.get(portal_instance_id, [])
+        kept = [c for c in mine if c.center_lid != center_lid]
+        self.tables.centers[portal_instance_id] = kept
+        return len(kept) < len(mine)
+
+    @_counted(write=True)
+    def remove_routed_through_itself(self, instance_id: int) -> int:
+        mine = self.tables.centers.get(instance_id, [])
+        kept = [c for c in mine if c.via_instance_id != instance_id]
+        self.tables.centers[instance_id] = kept
+        return len(mine) - len(kept)
+
 
 class FakeIntegrationRepository(_Repository):
     @_counted()
     def configured(self, instance_id: int) -> bool:
-        return instance_id in self.tables.integrations or instance_id in self.tables.polls
+        return instance_id in self.tables.integrations
+
+    @_counted()
+    def get(self, instance_id: int) -> IntegrationRecord | None:
+        return self.tables.integrations.get(instance_id)
+
+    @_counted(write=True)
+    def save(self, instance_id: int, values: Mapping[str, Any]) -> None:
+        found = self.tables.integrations.get(instance_id)
+        if found is None:
+            found = integration_row(instance_id, wsdl_url=values["wsdl_url"])
+        self.tables.integrations[instance_id] = replace(found, **values)
+
+    @_counted(write=True)
+    def remove(self, instance_id: int) -> bool:
+        self.tables.entities.pop(instance_id, None)
+        return self.tables.integrations.pop(instance_id, None) is not None
+
+    def _named(self, row: IntegrationRecord) -> DueIntegration:
+        instance = self.tables.instances[row.instance_id]
+        return DueIntegration(row, instance.name, instance.disabled_at)
+
+    @_counted()
+    def due(self, now: datetime) -> list[DueIntegration]:
+        due = [
+            r
+            for r in self.tables.integrations.values()
+            if r.poll_enabled and (r.next_poll_at is None or r.next_poll_at <= now)
+        ]
+        due.sort(key=lambda r: (r.next_poll_at is not None, r.next_poll_at or now))
+        return [self._named(r) for r in due]
+
+    @_counted(write=True)
+    def acquire(self, instance_id: int, owner: str, now: datetime, until: datetime) -> bool:
+        found = self.tables.integrations.get(instance_id)
+        if found is None:
+            return False
+        live = found.poll_lease_until is not None and found.poll_lease_until >= now
+        if live and found.poll_owner != owner:
+            return False
+        self.tables.integrations[instance_id] = replace(
+            found, poll_owner=owner, poll_lease_until=until
+        )
+        return True
+
+    @_counted(write=True)
+    def finish(self, instance_id: int, owner: str, values: Mapping[str, Any]) -> bool:
+        found = self.tables.integrations.get(instance_id)
+        if found is None or found.poll_owner != owner:
+            return False
+        self.tables.integrations[instance_id] = replace(
+            found, poll_owner=None, poll_lease_until=None, **values
+        )
+        return True
+
+    def _status(self, row: IntegrationRecord) -> PollStatus:
+        named = self._named(row)
+        names = field_names(PollStatus)
+        values = {n: getattr(row, n) for n in names if hasattr(row, n)}
+        return PollStatus(
+            **values,
+            instance_name=named.instance_name,
+            instance_disabled_at=named.instance_disabled_at,
+        )
 
     @_counted()
     def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
         found = [
-            p
-            for p in self.tables.polls.values()
-            if instance_ids is None or p.instance_id in instance_ids
+            self._status(r)
+            for r in self.tables.integrations.values()
+            if instance_ids is None or r.instance_id in instance_ids
         ]
         return sorted(found, key=lambda p: p.instance_name)
 
     @_counted()
     def status(self, instance_id: int) -> PollStatus | None:
-        return self.tables.polls.get(instance_id)
+        found = self.tables.integrations.get(instance_id)
+        return None if found is None else self._status(found)
 
     @_counted(write=True)
     def schedule_now(self, instance_id: int, now: datetime) -> bool:
-        found = self.tables.polls.get(instance_id)
+        found = self.tables.integrations.get(instance_id)
         if found is None or not found.poll_enabled:
             return False
         if found.poll_lease_until is not None and found.poll_lease_until >= now:
             return False  # a poll is running
-        self.tables.polls[instance_id] = replace(found, next_poll_at=now)
+        self.tables.integrations[instance_id] = replace(found, next_poll_at=now, updated_at=now)
         return True
+
+
+class FakeEntityRepository(_Repository):
+    @_counted(write=True)
+    def replace(self, instance_id: int, tables: Mapping[str, list[dict[str, Any]]]) -> None:
+        self.tables.entities[instance_id] = {name: list(rows) for name, rows in tables.items()}
+
+    @_counted()
+    def counts(self, instance_id: int) -> dict[str, int]:
+        mine = self.tables.entities.get(instance_id, {})
+        names = ("resources", "activities", "insurances", "locations", "relations")
+        return {name: len(mine.get(name, [])) for name in names}
 
 
 # Each fake table holding an instance's rows, and how to tell whose a row is.
@@ -1039,6 +1146,23 @@ class FakeCallbackRepository(_Repository):
         return [row for row in self.tables.callbacks if row["instance_id"] == instance_id]
 
     @_counted()
+    def due(self, now: datetime, limit: int) -> list[ClinicCallbackRecord]:
+        due = [
+            row
+            for row in self.tables.callbacks
+            if row["status"] == "PENDING" and row["next_attempt_at"] <= now
+        ]
+        due.sort(key=lambda row: (row["next_attempt_at"], row["id"]))
+        names = field_names(ClinicCallbackRecord)
+        return [ClinicCallbackRecord(**{n: row.get(n) for n in names}) for row in due[:limit]]
+
+    @_counted(write=True)
+    def record(self, callback_id: int, values: Mapping[str, Any]) -> None:
+        self.tables.callbacks = [
+            {**row, **values} if row["id"] == callback_id else row for row in self.tables.callbacks
+        ]
+
+    @_counted()
     def summary(self, instance_id: int, now: datetime) -> CallbackSummary:
         mine = self._mine(instance_id)
         pending = [row for row in mine if row["status"] == "PENDING"]
@@ -1106,14 +1230,16 @@ class FakeReplyQuestionRepository(_Repository):
         return gone
 
 
-def poll_status(instance_id: int, instance_name: str, **values: Any) -> PollStatus:
-    """A clinic integration's poller state for ``FakeTables.polls``: polling on,
-    every 5 minutes, never polled yet, unless ``values`` say otherwise."""
+def integration_row(instance_id: int, **values: Any) -> IntegrationRecord:
+    """A clinic integration for ``FakeTables.integrations``: polling on, every 5
+    minutes, never polled yet, unless ``values`` say otherwise."""
     defaults: dict[str, Any] = {
-        "instance_disabled_at": None,
         "wsdl_url": "http://clinic.invalid/wsdl",
         "endpoint_url": None,
+        "username": None,
+        "password_env": None,
         "center_lid": None,
+        "timeout_seconds": 10,
         "poll_enabled": True,
         "poll_interval_seconds": 300,
         "last_success_at": None,
@@ -1121,9 +1247,11 @@ def poll_status(instance_id: int, instance_name: str, **values: Any) -> PollStat
         "consecutive_failures": 0,
         "last_error": None,
         "key_entities_at": None,
+        "poll_owner": None,
         "poll_lease_until": None,
+        "updated_at": datetime(2027, 1, 1),
     }
-    return PollStatus(instance_id, instance_name, **{**defaults, **values})
+    return IntegrationRecord(instance_id, **{**defaults, **values})
 
 
 class FakeUnitOfWork:
@@ -1156,6 +1284,7 @@ class FakeUnitOfWork:
         self.timelines = FakeTimelineRepository(self)
         self.operators = FakeOperatorRepository(self)
         self.search = FakeSearchRepository(self)
+        self.entities = FakeEntityRepository(self)
 
     # --- the store -------------------------------------------------------------
 

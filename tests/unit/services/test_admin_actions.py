@@ -14,9 +14,9 @@ from tuotempo_soap.services import admin_actions, audit, messages
 from tuotempo_soap.services.admin_actions import ActionConflictError, Refusal
 from tuotempo_soap.services.audit import Actor, AuditAction, AuditOutcome
 from tuotempo_soap.services.instances import Instance
-from tuotempo_soap.store.records import PollStatus
+from tuotempo_soap.store.records import IntegrationRecord
 
-from .fakes import FakeUnitOfWork, poll_status
+from .fakes import FakeUnitOfWork, integration_row
 
 NOW = datetime(2027, 5, 3, 9, 0)
 ADMIN = Actor.of(1, "ana", None)
@@ -115,10 +115,8 @@ def test_an_operator_of_other_instances_is_refused_and_ids_do_not_cross(
     assert audit.page(uow, elsewhere).entries == []
 
 
-def poll(instance: Instance, **values: object) -> PollStatus:
-    return poll_status(
-        instance.id, instance.name, next_poll_at=NOW + timedelta(minutes=4), **values
-    )
+def poll(instance: Instance, **values: object) -> IntegrationRecord:
+    return integration_row(instance.id, next_poll_at=NOW + timedelta(minutes=4), **values)
 
 
 def test_rerun_poll_makes_it_due_now_unless_off_or_running(
@@ -127,15 +125,17 @@ def test_rerun_poll_makes_it_due_now_unless_off_or_running(
     with pytest.raises(NotFoundError):
         admin_actions.rerun_poll(uow, ADMIN, instance.id, now=NOW)
 
-    uow.tables.polls[instance.id] = poll(instance)
+    uow.tables.integrations[instance.id] = poll(instance)
     done = admin_actions.rerun_poll(uow, ADMIN, instance.id, now=NOW)
-    assert uow.tables.polls[instance.id].next_poll_at == NOW
+    assert uow.tables.integrations[instance.id].next_poll_at == NOW
     assert done.detail == "was due 2027-05-03 09:04:00 UTC"
 
-    uow.tables.polls[instance.id] = poll(instance, poll_lease_until=NOW + timedelta(seconds=30))
+    uow.tables.integrations[instance.id] = poll(
+        instance, poll_lease_until=NOW + timedelta(seconds=30)
+    )
     with pytest.raises(ActionConflictError) as running:
         admin_actions.rerun_poll(uow, ADMIN, instance.id, now=NOW)
-    uow.tables.polls[instance.id] = poll(instance, poll_enabled=False)
+    uow.tables.integrations[instance.id] = poll(instance, poll_enabled=False)
     with pytest.raises(ActionConflictError) as off:
         admin_actions.rerun_poll(uow, ADMIN, instance.id, now=NOW)
     assert (running.value.reason, off.value.reason) == (Refusal.POLL_RUNNING, Refusal.POLL_OFF)

@@ -16,7 +16,7 @@ from tuotempo_soap.services.audit import Actor
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.records import CenterRecord
 
-from .fakes import FakeUnitOfWork, poll_status
+from .fakes import FakeUnitOfWork, integration_row
 
 NOW = datetime(2027, 5, 3, 9, 0)
 ADMIN = Actor.of(1, "ana", None)
@@ -26,15 +26,14 @@ def test_each_poller_with_its_state_lag_and_what_the_operator_may_see(
     uow: FakeUnitOfWork, instance: Instance
 ) -> None:
     other = instances.create_instance(uow, "tt_aaa", timezone="Europe/Madrid", country="ES")
-    uow.tables.polls[instance.id] = poll_status(
+    uow.tables.integrations[instance.id] = integration_row(
         instance.id,
-        instance.name,
         endpoint_url="https://user:secret@clinic.example:8443/ws",
         last_success_at=NOW - timedelta(minutes=7),
         next_poll_at=NOW - timedelta(minutes=2),
         consecutive_failures=3,
     )
-    uow.tables.polls[other.id] = poll_status(other.id, other.name, poll_enabled=False)
+    uow.tables.integrations[other.id] = integration_row(other.id, poll_enabled=False)
 
     shown = admin_status.clinics(uow, ADMIN, now=NOW)
     mine = admin_status.clinics(uow, Actor.of(2, "bea", [instance.id]), now=NOW)
@@ -57,7 +56,7 @@ def test_a_clinic_with_its_centers_and_callback_queue(
 ) -> None:
     with pytest.raises(NotFoundError):
         admin_status.clinic(uow, ADMIN, instance.id, now=NOW)
-    uow.tables.polls[instance.id] = poll_status(instance.id, instance.name, center_lid="C1")
+    uow.tables.integrations[instance.id] = integration_row(instance.id, center_lid="C1")
     uow.tables.callbacks += [
         {
             "id": n,

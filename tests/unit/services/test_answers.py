@@ -12,7 +12,7 @@ from tuotempo_soap.services import answers, instances, reminders
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.store.records import MessageRecord, ReminderRecord, ReservationRecord
 
-from .fakes import FakeUnitOfWork
+from .fakes import FakeUnitOfWork, integration_row
 from .test_reminders import BOOKED, DUE, SIGNER, appointment, book
 
 NUMBER = "+34612345678"
@@ -69,7 +69,7 @@ def test_a_no_cancels_and_tells_an_integrated_clinic(
     uow: FakeUnitOfWork, instance: Instance
 ) -> None:
     reminder = remind(uow, instance)
-    uow.tables.integrations.add(instance.id)
+    uow.tables.integrations[instance.id] = integration_row(instance.id)
 
     result = answers.sms_reply(uow, "gw", NUMBER, "NO", now=REPLIED)
     again = answers.sms_reply(uow, "gw", NUMBER, "no puedo", now=REPLIED)
