@@ -15,7 +15,10 @@ from tuotempo_soap.store.records import (
     RESERVATION_FIELD_NAMES,
     ApiUserRecord,
     AuditEntry,
+    ClinicCallbackRecord,
     InstanceRecord,
+    IntegrationRecord,
+    MessageAttemptRecord,
     MessageRecord,
     ReminderEventRecord,
     ReminderRecord,
@@ -38,6 +41,9 @@ from tuotempo_soap.store.records import (
         (ReminderRecord, tables.reminders),
         (ReminderEventRecord, tables.reminder_events),
         (AuditEntry, tables.audit_log),
+        (IntegrationRecord, tables.clinic_integrations),
+        (ClinicCallbackRecord, tables.clinic_callbacks),
+        (MessageAttemptRecord, tables.message_attempts),
     ],
 )
 def test_a_record_holds_every_column_of_its_table(record_type: type, table: Table) -> None:
