@@ -177,9 +177,17 @@ def test_log_lines_are_json_share_the_request_id_and_hold_no_patient_data(
     reference = generated.headers["X-Request-ID"]
     assert f"quote reference {reference} to support" in _fault_string(generated)
     assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
-    time.sleep(0.5)  # gunicorn writes the access line after the answer
-
+    # gunicorn writes an access line after its answer (and any worker may be
+    # last): wait, bounded, until each request checked below has its line.
+    expected = {"e2e-trace-0001", reference, client_fault_id}
+    deadline = time.monotonic() + 10
     records = _json_lines(log)
+    while time.monotonic() < deadline:
+        logged = {r.get("request_id") for r in _access(records, "/soap")}
+        if expected <= logged:
+            break
+        time.sleep(0.05)
+        records = _json_lines(log)
     assert {"gunicorn.error", "gunicorn.access", "tuotempo_soap.soap.faults"} <= {
         r["logger"] for r in records
     }
