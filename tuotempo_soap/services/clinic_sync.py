@@ -36,7 +36,7 @@ from ..domain.formats import format_date, format_time
 from ..domain.reservation import ChangedBy, Status
 from ..errors import ConflictError, NotFoundError, RequestValidationError
 from ..observability import metrics
-from ..store.records import DueIntegration, IntegrationRecord
+from ..store.records import InstanceIntegration, IntegrationRecord
 from . import reservations
 from .instances import Instance, get_instance, get_instance_by_id, utcnow
 from .unit_of_work import Store
@@ -197,7 +197,7 @@ def poll_due(
 
 def _poll(
     store: Store,
-    due: DueIntegration,
+    due: InstanceIntegration,
     *,
     owner: str,
     build: ClientBuilder,

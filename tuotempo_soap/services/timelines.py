@@ -34,6 +34,7 @@ from ..store.records import (
     MessageRecord,
     ReminderRecord,
     ReservationChangeRecord,
+    ids_of,
 )
 from .instances import Instance
 from .unit_of_work import Store
@@ -222,7 +223,7 @@ def reservation_detail(store: Store, instance: Instance, reservation_id: int) ->
         event_rows = uow.events.for_reservation(instance.id, reservation_id)
         message_ids = {r.message_id for r in reminder_rows if r.message_id}
         message_ids |= {e.message_id for e in event_rows if e.message_id}
-        message_rows = uow.timelines.messages(instance.id, message_ids)
+        message_rows = uow.messages.by_ids(instance.id, message_ids)
     linked = {message.id: message for message in map(_linked, message_rows)}
     events = tuple(Event(e.at, e.event, e.detail, e.reminder_id, e.message_id) for e in event_rows)
     reminders = tuple(
@@ -386,12 +387,18 @@ def message_detail(store: Store, instance: Instance, message_id: int) -> Message
         message = uow.messages.get(instance.id, message_id)
         if message is None:
             raise NotFoundError(f"no message {message_id}", field="message")
-        tries = uow.timelines.attempts(instance.id, message_id)
-        reminder_ids = uow.timelines.reminder_ids_of_message(instance.id, message_id)
+        tries = uow.messages.attempts(instance.id, message_id)
+        about = uow.reminders.for_message(instance.id, message_id)
         acknowledged = _ACK.match(message.legacy_id)
         if acknowledged:  # an acknowledgement names the reminder that was answered
-            reminder_ids.append(int(acknowledged.group(1)))
-        booked = uow.timelines.reservations_of_reminders(instance.id, reminder_ids)
+            answered = uow.reminders.get(int(acknowledged.group(1)))
+            if answered is not None:  # its reservations are read within the instance below
+                about.append(answered)
+        reservation_ids = {rid for reminder in about for rid in ids_of(reminder.reservation_ids)}
+        booked = sorted(
+            uow.reservations.by_ids(instance.id, reservation_ids),
+            key=lambda r: (r.app_date, r.app_start_time or "", r.id),  # by appointment time
+        )
     return MessageDetail(
         id=message.id,
         legacy_id=message.legacy_id,

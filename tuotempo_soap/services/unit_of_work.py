@@ -33,8 +33,8 @@ from ..store.records import (
     CallbackSummary,
     CenterRecord,
     ClinicCallbackRecord,
-    DueIntegration,
     FailureCount,
+    InstanceIntegration,
     InstanceRecord,
     IntegrationRecord,
     MessageAttemptRecord,
@@ -145,7 +145,7 @@ class IntegrationRepository(Protocol):
         when there was none."""
         ...
 
-    def due(self, now: datetime) -> list[DueIntegration]:
+    def due(self, now: datetime) -> list[InstanceIntegration]:
         """Enabled integrations whose next poll is due at ``now``, the most overdue first."""
         ...
 
@@ -271,6 +271,14 @@ class MessageRepository(Protocol):
         """One message of one instance (another instance's id finds nothing)."""
         ...
 
+    def by_ids(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
+        """These messages of one instance, by id."""
+        ...
+
+    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
+        """A message's send attempts, in the order they were made."""
+        ...
+
     def requeue_failed(self, message_id: int, now: datetime) -> bool:
         """FAILED back to QUEUED, due ``now``, with a fresh round of attempts and
         the same reference; False if the message moved meanwhile (compare-and-set)."""
@@ -357,6 +365,10 @@ class ReminderRepository(Protocol):
     ) -> ReminderRecord | None: ...
 
     def get(self, reminder_id: int) -> ReminderRecord | None: ...
+
+    def for_message(self, instance_id: int, message_id: int) -> list[ReminderRecord]:
+        """The reminders that became this message."""
+        ...
 
 
 class EventRepository(Protocol):
@@ -468,28 +480,6 @@ class OperatorRepository(Protocol):
         ...
 
 
-class TimelineRepository(Protocol):
-    """The rows around one reservation or one message (the back office's detail pages)."""
-
-    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
-        """A message's send attempts, in the order they were made."""
-        ...
-
-    def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
-        """These messages of the instance, by id."""
-        ...
-
-    def reminder_ids_of_message(self, instance_id: int, message_id: int) -> list[int]:
-        """The reminders that became this message."""
-        ...
-
-    def reservations_of_reminders(
-        self, instance_id: int, reminder_ids: Iterable[int]
-    ) -> list[ReservationRecord]:
-        """The reservations these reminders are about, by appointment date and time."""
-        ...
-
-
 class AuditRepository(Protocol):
     def add(self, entry: NewAuditEntry) -> int:
         """Write one row; its id."""
@@ -560,9 +550,6 @@ class UnitOfWork(Protocol):
 
     @property
     def audit(self) -> AuditRepository: ...
-
-    @property
-    def timelines(self) -> TimelineRepository: ...
 
     @property
     def operators(self) -> OperatorRepository: ...

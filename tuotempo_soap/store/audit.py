@@ -5,26 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, insert, select
 
+from .columns import columns_of, record_factory
 from .records import AuditEntry, NewAuditEntry
 from .tables import audit_log
 
-
-def _entry(row: RowMapping) -> AuditEntry:
-    return AuditEntry(
-        id=int(row["id"]),
-        at=row["at"],
-        operator_id=row["operator_id"],
-        operator_name=row["operator_name"],
-        instance_id=row["instance_id"],
-        instance_name=row["instance_name"],
-        action=row["action"],
-        target_kind=row["target_kind"],
-        target_id=None if row["target_id"] is None else int(row["target_id"]),
-        outcome=row["outcome"],
-        detail=row["detail"],
-    )
+_ENTRY = select(*columns_of(audit_log, AuditEntry))
+_entry = record_factory(AuditEntry)
 
 
 class AuditRepository:
@@ -61,7 +49,7 @@ class AuditRepository:
         about no instance included); ``instance_id`` narrows to one instance.
         """
         c = audit_log.c
-        query = select(audit_log)
+        query = _ENTRY
         if instance_ids is not None:
             query = query.where(c.instance_id.in_(sorted(instance_ids)))
         if instance_id is not None:
@@ -69,18 +57,14 @@ class AuditRepository:
         if before_id is not None:
             query = query.where(c.id < before_id)
         query = query.order_by(c.id.desc()).limit(limit)
-        return [_entry(row) for row in self.connection.execute(query).mappings()]
+        return [_entry(row) for row in self.connection.execute(query)]
 
     def for_target(self, instance_id: int, target_kind: str, target_id: int) -> list[AuditEntry]:
         """Every row about one thing of an instance (who did what to a message)."""
         c = audit_log.c
-        query = (
-            select(audit_log)
-            .where(
-                c.instance_id == instance_id,
-                c.target_kind == target_kind,
-                c.target_id == target_id,
-            )
-            .order_by(c.id.desc())
-        )
-        return [_entry(row) for row in self.connection.execute(query).mappings()]
+        query = _ENTRY.where(
+            c.instance_id == instance_id,
+            c.target_kind == target_kind,
+            c.target_id == target_id,
+        ).order_by(c.id.desc())
+        return [_entry(row) for row in self.connection.execute(query)]

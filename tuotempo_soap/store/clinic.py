@@ -7,10 +7,10 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, delete, insert, or_, select, update
 
 from .columns import columns_of, record_factory
-from .records import CenterRecord, DueIntegration, IntegrationRecord, PollStatus
+from .records import CenterRecord, InstanceIntegration, IntegrationRecord, PollStatus
 from .tables import (
     clinic_activities,
     clinic_insurances,
@@ -24,44 +24,33 @@ from .tables import (
 
 _INTEGRATION = select(*columns_of(clinic_integrations, IntegrationRecord))
 _integration = record_factory(IntegrationRecord)
-
-
-def _poll_status(row: RowMapping) -> PollStatus:
-    return PollStatus(
-        instance_id=int(row["instance_id"]),
-        instance_name=row["instance_name"],
-        instance_disabled_at=row["instance_disabled_at"],
-        wsdl_url=row["wsdl_url"],
-        endpoint_url=row["endpoint_url"],
-        center_lid=row["center_lid"],
-        poll_enabled=bool(row["poll_enabled"]),
-        poll_interval_seconds=int(row["poll_interval_seconds"]),
-        last_success_at=row["last_success_at"],
-        next_poll_at=row["next_poll_at"],
-        consecutive_failures=int(row["consecutive_failures"]),
-        last_error=row["last_error"],
-        key_entities_at=row["key_entities_at"],
-        poll_lease_until=row["poll_lease_until"],
-    )
+# An integration's columns, then its instance's name and disabled time.
+_WITH_INSTANCE = _INTEGRATION.add_columns(instances.c.name, instances.c.disabled_at).join(
+    instances, instances.c.id == clinic_integrations.c.instance_id
+)
 
 
 class IntegrationRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
+    def _with_instance(self, query: Select[Any]) -> list[InstanceIntegration]:
+        """``query`` (of ``_WITH_INSTANCE``) as integrations with their instance's
+        name and disabled time."""
+        width = len(_INTEGRATION.selected_columns)
+        return [
+            InstanceIntegration(_integration(row[:width]), row[width], row[width + 1])
+            for row in self.connection.execute(query)
+        ]
+
     def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
         """Every integration's poll state with its instance's name, by name;
         ``instance_ids`` narrows to those instances (None: all)."""
-        c = clinic_integrations.c
-        query = select(
-            clinic_integrations,
-            instances.c.name.label("instance_name"),
-            instances.c.disabled_at.label("instance_disabled_at"),
-        ).join(instances, instances.c.id == c.instance_id)
+        query = _WITH_INSTANCE
         if instance_ids is not None:
-            query = query.where(c.instance_id.in_(sorted(instance_ids)))
-        query = query.order_by(instances.c.name)
-        return [_poll_status(row) for row in self.connection.execute(query).mappings()]
+            query = query.where(clinic_integrations.c.instance_id.in_(sorted(instance_ids)))
+        found = self._with_instance(query.order_by(instances.c.name))
+        return [PollStatus.of(integration) for integration in found]
 
     def status(self, instance_id: int) -> PollStatus | None:
         found = self.statuses([instance_id])
@@ -108,21 +97,14 @@ class IntegrationRepository:
                 .values(**values)
             )
 
-    def due(self, now: datetime) -> list[DueIntegration]:
+    def due(self, now: datetime) -> list[InstanceIntegration]:
         """Enabled integrations whose next poll is due, with their instance's name
         and since when an operator disabled it (None: enabled)."""
         c = clinic_integrations.c
-        query = (
-            _INTEGRATION.add_columns(instances.c.name, instances.c.disabled_at)
-            .join(instances, instances.c.id == c.instance_id)
-            .where(c.poll_enabled.is_(True), or_(c.next_poll_at.is_(None), c.next_poll_at <= now))
-            .order_by(c.next_poll_at)
+        query = _WITH_INSTANCE.where(
+            c.poll_enabled.is_(True), or_(c.next_poll_at.is_(None), c.next_poll_at <= now)
         )
-        width = len(_INTEGRATION.selected_columns)
-        return [
-            DueIntegration(_integration(row[:width]), row[width], row[width + 1])
-            for row in self.connection.execute(query)
-        ]
+        return self._with_instance(query.order_by(c.next_poll_at))
 
     def acquire(self, instance_id: int, owner: str, now: datetime, until: datetime) -> bool:
         """Take the instance's poll lease if nobody holds a live one."""

@@ -34,12 +34,21 @@ from sqlalchemy.sql.dml import Update
 
 from ..domain.message import MessageStatus
 from .columns import columns_of, record_factory
-from .records import REFERENCE_PATTERN, FailureCount, MessageQuery, MessageRecord, QueueDepth
+from .records import (
+    REFERENCE_PATTERN,
+    FailureCount,
+    MessageAttemptRecord,
+    MessageQuery,
+    MessageRecord,
+    QueueDepth,
+)
 from .tables import instances, message_attempts, messages
 
 _CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.SENDING.value)
 _MESSAGE = select(*columns_of(messages, MessageRecord))
 _message = record_factory(MessageRecord)
+_ATTEMPT = select(*columns_of(message_attempts, MessageAttemptRecord))
+_attempt = record_factory(MessageAttemptRecord)
 # Instances an operator switched off (``instances.disabled_at``): few or none.
 _DISABLED_INSTANCES = select(instances.c.id).where(instances.c.disabled_at.is_not(None))
 
@@ -476,6 +485,14 @@ class MessageRepository:
         if attempts:
             self.connection.execute(insert(message_attempts), list(attempts))
 
+    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
+        """A message's send attempts, in the order they were made."""
+        c = message_attempts.c
+        query = _ATTEMPT.where(c.message_id == message_id, c.instance_id == instance_id).order_by(
+            c.id  # as made: a retried FAILED message counts its attempts anew
+        )
+        return [_attempt(row) for row in self.connection.execute(query)]
+
     def remember_provider_ids(self, provider_ids: Mapping[int, tuple[str, str]]) -> None:
         """``remember_provider_id`` for many messages ({id: (provider, provider id)}),
         skipping with one SELECT those that already carry one (the common case)."""
@@ -575,6 +592,15 @@ class MessageRepository:
         query = _MESSAGE.where(messages.c.instance_id == instance_id, messages.c.id == message_id)
         row = self.connection.execute(query).first()
         return None if row is None else _message(row)
+
+    def by_ids(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
+        """These messages of one instance, by id (another instance's ids find nothing)."""
+        wanted = sorted(set(message_ids))
+        if not wanted:
+            return []
+        c = messages.c
+        query = _MESSAGE.where(c.id.in_(wanted), c.instance_id == instance_id).order_by(c.id)
+        return [_message(row) for row in self.connection.execute(query)]
 
     def requeue_failed(self, message_id: int, now: datetime) -> bool:
         """FAILED back to QUEUED, due ``now``, with a fresh round of attempts.

@@ -249,6 +249,28 @@ class PollStatus:
     key_entities_at: datetime | None
     poll_lease_until: datetime | None
 
+    @classmethod
+    def of(cls, found: InstanceIntegration) -> PollStatus:
+        """What the back office shows of an integration (no user name, no
+        password variable)."""
+        row = found.integration
+        return cls(
+            instance_id=row.instance_id,
+            instance_name=found.instance_name,
+            instance_disabled_at=found.instance_disabled_at,
+            wsdl_url=row.wsdl_url,
+            endpoint_url=row.endpoint_url,
+            center_lid=row.center_lid,
+            poll_enabled=row.poll_enabled,
+            poll_interval_seconds=row.poll_interval_seconds,
+            last_success_at=row.last_success_at,
+            next_poll_at=row.next_poll_at,
+            consecutive_failures=row.consecutive_failures,
+            last_error=row.last_error,
+            key_entities_at=row.key_entities_at,
+            poll_lease_until=row.poll_lease_until,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MessageAttemptRecord:
@@ -317,9 +339,10 @@ class IntegrationRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class DueIntegration:
-    """An integration due for a poll, with its instance's name and since when
-    an operator disabled the instance (None: enabled)."""
+class InstanceIntegration:
+    """An integration with its instance's name and since when an operator
+    disabled the instance (None: enabled): what the poller and the back
+    office's clinics page read."""
 
     integration: IntegrationRecord
     instance_name: str

@@ -287,6 +287,12 @@ class ReminderRepository:
         row = self.connection.execute(_REMINDER.where(reminders.c.id == reminder_id)).first()
         return None if row is None else _reminder(row)
 
+    def for_message(self, instance_id: int, message_id: int) -> list[ReminderRecord]:
+        """The reminders that became this message (``ix_reminders_message``)."""
+        c = reminders.c
+        query = _REMINDER.where(c.message_id == message_id, c.instance_id == instance_id)
+        return [_reminder(row) for row in self.connection.execute(query.order_by(c.id))]
+
 
 class EventRepository:
     def __init__(self, connection: Connection) -> None:

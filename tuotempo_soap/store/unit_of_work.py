@@ -32,7 +32,6 @@ from .reminders import (
 from .removal import InstanceRemovalRepository
 from .repositories import ApiUserRepository, InstanceRepository, ReservationRepository
 from .search import SearchRepository
-from .timelines import TimelineRepository
 
 if TYPE_CHECKING:
     from .engine import Store
@@ -57,7 +56,6 @@ class SqlUnitOfWork:
     answer_links: AnswerLinkRepository
     reply_questions: ReplyQuestionRepository
     audit: AuditRepository
-    timelines: TimelineRepository
     operators: OperatorRepository
     search: SearchRepository
     entities: EntityRepository
@@ -95,7 +93,6 @@ class SqlUnitOfWork:
         self.answer_links = AnswerLinkRepository(connection)
         self.reply_questions = ReplyQuestionRepository(connection)
         self.audit = AuditRepository(connection)
-        self.timelines = TimelineRepository(connection)
         self.operators = OperatorRepository(connection)
         self.search = SearchRepository(connection)
         self.entities = EntityRepository(connection)

@@ -38,8 +38,8 @@ from tuotempo_soap.store.records import (
     CallbackSummary,
     CenterRecord,
     ClinicCallbackRecord,
-    DueIntegration,
     FailureCount,
+    InstanceIntegration,
     InstanceRecord,
     IntegrationRecord,
     MessageAttemptRecord,
@@ -313,12 +313,12 @@ class FakeIntegrationRepository(_Repository):
         self.tables.entities.pop(instance_id, None)
         return self.tables.integrations.pop(instance_id, None) is not None
 
-    def _named(self, row: IntegrationRecord) -> DueIntegration:
+    def _named(self, row: IntegrationRecord) -> InstanceIntegration:
         instance = self.tables.instances[row.instance_id]
-        return DueIntegration(row, instance.name, instance.disabled_at)
+        return InstanceIntegration(row, instance.name, instance.disabled_at)
 
     @_counted()
-    def due(self, now: datetime) -> list[DueIntegration]:
+    def due(self, now: datetime) -> list[InstanceIntegration]:
         due = [
             r
             for r in self.tables.integrations.values()
@@ -351,14 +351,7 @@ class FakeIntegrationRepository(_Repository):
         return True
 
     def _status(self, row: IntegrationRecord) -> PollStatus:
-        named = self._named(row)
-        names = field_names(PollStatus)
-        values = {n: getattr(row, n) for n in names if hasattr(row, n)}
-        return PollStatus(
-            **values,
-            instance_name=named.instance_name,
-            instance_disabled_at=named.instance_disabled_at,
-        )
+        return PollStatus.of(self._named(row))
 
     @_counted()
     def statuses(self, instance_ids: Collection[int] | None = None) -> list[PollStatus]:
@@ -687,6 +680,19 @@ class FakeMessageRepository(_Repository):
         found = self.tables.messages.get(message_id)
         return found if found is not None and found.instance_id == instance_id else None
 
+    @_counted()
+    def by_ids(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
+        found = (self.tables.messages.get(i) for i in sorted(set(message_ids)))
+        return [m for m in found if m is not None and m.instance_id == instance_id]
+
+    @_counted()
+    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
+        return [
+            a
+            for a in self.tables.attempts
+            if (a.instance_id, a.message_id) == (instance_id, message_id)
+        ]
+
     @_counted(write=True)
     def requeue_failed(self, message_id: int, now: datetime) -> bool:
         values = {
@@ -792,43 +798,6 @@ class FakeAuditRepository(_Repository):
             if (e.instance_id, e.target_kind, e.target_id) == (instance_id, target_kind, target_id)
         )
         return sorted(mine, key=lambda e: -e.id)
-
-
-class FakeTimelineRepository(_Repository):
-    @_counted()
-    def attempts(self, instance_id: int, message_id: int) -> list[MessageAttemptRecord]:
-        return [
-            a
-            for a in self.tables.attempts
-            if (a.instance_id, a.message_id) == (instance_id, message_id)
-        ]
-
-    @_counted()
-    def messages(self, instance_id: int, message_ids: Iterable[int]) -> list[MessageRecord]:
-        found = (self.tables.messages.get(i) for i in sorted(set(message_ids)))
-        return [m for m in found if m is not None and m.instance_id == instance_id]
-
-    @_counted()
-    def reminder_ids_of_message(self, instance_id: int, message_id: int) -> list[int]:
-        return [
-            r.id
-            for r in self.tables.reminders.values()
-            if (r.instance_id, r.message_id) == (instance_id, message_id)
-        ]
-
-    @_counted()
-    def reservations_of_reminders(
-        self, instance_id: int, reminder_ids: Iterable[int]
-    ) -> list[ReservationRecord]:
-        linked = {
-            rid
-            for reminder_id in set(reminder_ids)
-            if (reminder := self.tables.reminders.get(reminder_id)) is not None
-            for rid in ids_of(reminder.reservation_ids)
-        }
-        found = (self.tables.reservations.get(i) for i in linked)
-        mine = [r for r in found if r is not None and r.instance_id == instance_id]
-        return sorted(mine, key=lambda r: (r.app_date, r.app_start_time or "", r.id))
 
 
 class FakeSearchRepository(_Repository):
@@ -1109,6 +1078,10 @@ class FakeReminderRepository(_Repository):
     def get(self, reminder_id: int) -> ReminderRecord | None:
         return self.tables.reminders.get(reminder_id)
 
+    @_counted()
+    def for_message(self, instance_id: int, message_id: int) -> list[ReminderRecord]:
+        return [r for r in self._mine(instance_id) if r.message_id == message_id]
+
 
 class FakeEventRepository(_Repository):
     @_counted(write=True)
@@ -1281,7 +1254,6 @@ class FakeUnitOfWork:
         self.answer_links = FakeAnswerLinkRepository(self)
         self.reply_questions = FakeReplyQuestionRepository(self)
         self.audit = FakeAuditRepository(self)
-        self.timelines = FakeTimelineRepository(self)
         self.operators = FakeOperatorRepository(self)
         self.search = FakeSearchRepository(self)
         self.entities = FakeEntityRepository(self)

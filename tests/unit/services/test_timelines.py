@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tuotempo_soap.errors import NotFoundError
-from tuotempo_soap.services import instances, reminders, reservations, timelines
+from tuotempo_soap.services import instances, messages, reminders, reservations, timelines
 from tuotempo_soap.services.instances import Instance
 from tuotempo_soap.services.links import LinkSigner
 from tuotempo_soap.services.timelines import FieldChange
@@ -124,3 +124,20 @@ def test_another_instance_finds_nothing(
     with pytest.raises(NotFoundError) as message:
         timelines.message_detail(uow, other, message_id)
     assert (reservation.value.field, message.value.field) == ("reservation", "message")
+
+
+def test_an_acknowledgement_names_the_reservation_its_answer_was_about(
+    uow: FakeUnitOfWork, instance: Instance, reminded: tuple[int, int]
+) -> None:
+    reservation_id, _ = reminded
+    [reminder] = uow.tables.reminders.values()
+    item = {"LEGACY_ID": f"ack-{reminder.id}-x1", "CHANNEL": "SMS", "TO": "612345678"}
+    queued = messages.update_messages(
+        uow, instance, [{**item, "TEXT": "Gracias"}], max_items=1, now=SENT
+    )
+    ack_id = queued.items[0].message_id
+    assert ack_id is not None
+
+    detail = timelines.message_detail(uow, instance, ack_id)
+
+    assert [r.id for r in detail.reservations] == [reservation_id]
