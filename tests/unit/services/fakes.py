@@ -587,6 +587,19 @@ class FakeReservationChangeRepository(_Repository):
         ]
 
 
+def _message_matches(m: MessageRecord, q: MessageQuery | MessageSearch) -> bool:
+    """The filters searchMessages and the back office's search share."""
+    return (
+        m.instance_id == q.instance_id
+        and (q.legacy_id is None or m.legacy_id == q.legacy_id)
+        and (not q.recipients or m.recipient in q.recipients)
+        and (q.channel is None or m.channel == q.channel)
+        and (q.status is None or m.status == q.status)
+        and (q.created_from is None or m.created_at >= q.created_from)
+        and (q.created_to is None or m.created_at < q.created_to)
+    )
+
+
 class FakeMessageRepository(_Repository):
     @_counted()
     def by_legacy_ids(
@@ -623,14 +636,8 @@ class FakeMessageRepository(_Repository):
         def wanted(m: MessageRecord) -> bool:
             sent = m.sent_at
             return (
-                m.instance_id == q.instance_id
+                _message_matches(m, q)
                 and m.id > q.after_id
-                and (q.legacy_id is None or m.legacy_id == q.legacy_id)
-                and (not q.recipients or m.recipient in q.recipients)
-                and (q.channel is None or m.channel == q.channel)
-                and (q.status is None or m.status == q.status)
-                and (q.created_from is None or m.created_at >= q.created_from)
-                and (q.created_to is None or m.created_at < q.created_to)
                 and (q.sent_from is None or (sent is not None and sent >= q.sent_from))
                 and (q.sent_to is None or (sent is not None and sent < q.sent_to))
             )
@@ -841,18 +848,8 @@ class FakeSearchRepository(_Repository):
 
     @_counted()
     def messages(self, q: MessageSearch) -> list[MessageHit]:
-        def wanted(m: MessageRecord) -> bool:
-            return (
-                m.instance_id == q.instance_id
-                and (q.legacy_id is None or m.legacy_id == q.legacy_id)
-                and (not q.recipients or m.recipient in q.recipients)
-                and (q.channel is None or m.channel == q.channel)
-                and (q.status is None or m.status == q.status)
-                and (q.created_from is None or m.created_at >= q.created_from)
-                and (q.created_to is None or m.created_at < q.created_to)
-            )
-
-        found = sorted(filter(wanted, self.tables.messages.values()), key=lambda m: -m.id)
+        found = [m for m in self.tables.messages.values() if _message_matches(m, q)]
+        found.sort(key=lambda m: -m.id)
         if q.before_id is not None:
             found = [m for m in found if m.id < q.before_id]
         names = field_names(MessageHit)
